@@ -6,6 +6,7 @@ Tests marked ``model`` run the real embedded model end to end.
 """
 
 import random
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -187,3 +188,31 @@ def test_end_to_end_with_embedded_model():
     assert set(new["smoker"]) <= {"yes", "no"}
     assert s.generation_stats_["parse_failures"] == 0
     assert s.generation_stats_["output_tokens_per_cell"] <= 4
+
+
+def _subsample(X, y, n, seed=0):
+    idx = np.random.default_rng(seed).permutation(len(X))[:n]
+    return X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table", ["compas", "drug"])
+def test_pipeline_on_real_tables_with_embedded_model(table):
+    from skteam.datasets import load_compas, load_drug
+
+    if table == "compas":
+        X, y = load_compas()
+    else:
+        X, y = load_drug(encode=True)
+    X, y = _subsample(X, y, 40)
+    sampler = TeamTrimSampler(random_state=0, verbose=0, on_shortfall="warn",
+                              max_batches=4)
+    pipe = make_pipeline(sampler, LogisticRegression(max_iter=1000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # shortfall warnings: QC may reject batches
+        scores = cross_validate(pipe, X, y, cv=2, error_score="raise")
+        grid = GridSearchCV(pipe, {"teamtrimsampler__cost_c": [0.0, 1.0]}, cv=2,
+                            error_score="raise").fit(X, y)
+    assert np.isfinite(scores["test_score"]).all()
+    assert np.isfinite(grid.best_score_)
+
