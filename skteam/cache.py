@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,9 @@ class BatchStream:
         if not path.is_file():
             return
         try:
-            doc = json.loads(path.read_text())
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(doc, dict):
+                raise ValueError("not a cache document")
             payload = json.dumps(doc["batches"], sort_keys=True)
             if (doc.get("format") != FORMAT_VERSION or doc.get("key") != self.key
                     or doc.get("checksum") != hashlib.sha256(payload.encode()).hexdigest()):
@@ -152,14 +155,28 @@ class BatchStream:
                 )
                 self.batches[(batch.target, batch.index)] = batch
             self.loaded_from_disk = bool(self.batches)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             self.batches.clear()
+            self.loaded_from_disk = False
             logger.warning("Ignoring the unreadable or mismatched cache file %s (%s).",
                            path, exc)
 
     def _save(self):
+        """Write the stream to disk; a failed write warns and keeps the batches.
+
+        The cache only saves work: a full disk or a read-only directory must
+        not lose the batches just generated.
+        """
         if self.cache_dir is None:
             return
+        try:
+            self._write()
+        except OSError as exc:
+            warnings.warn(f"skteam could not write its batch cache to "
+                          f"{str(self.cache_dir)!r} ({exc}); going on without it.",
+                          UserWarning, stacklevel=4)
+
+    def _write(self):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         items = sorted(self.batches.values(), key=lambda b: (str(b.target), b.index))
         batches = [b.to_json() for b in items]
@@ -172,7 +189,7 @@ class BatchStream:
         }
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
         try:
-            with os.fdopen(fd, "w") as fh:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(doc, fh)
             os.replace(tmp, self.path)
         except BaseException:

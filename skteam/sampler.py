@@ -6,6 +6,7 @@ import logging
 import math
 import numbers
 import os
+import re
 import secrets
 import time
 import warnings
@@ -24,11 +25,12 @@ from tqdm.auto import tqdm
 from .cache import RawBatch, fingerprint, get_stream
 from .constraints import ConstraintSet
 from .llm.base import Usage
-from .llm.registry import get_backend
+from .llm.registry import get_backend, parse_model_spec
 from .qc import TrimQC
+from .qc.cost import check_predict_proba
 from .schema import Schema
-from .team import prompts
 from .team._seeding import derive_rng, derive_seed
+from .team.context import fit_examples
 from .team.labeler import label_rows
 from .team.manager import fallback_plan, load_plan, plan_with_manager
 from .team.workers import ExamplePool, generate_features
@@ -166,7 +168,7 @@ class TeamTrimSampler(BaseOverSampler):
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "cost_beta": [Interval(numbers.Real, 0, 0.5, closed="neither")],
         "cost_c": [Interval(numbers.Real, None, None, closed="neither")],
-        "diversity_threshold": [Interval(numbers.Real, None, None, closed="neither")],
+        "diversity_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "qc": [tuple, list],
         "cost_null_draws": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_batches": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -227,13 +229,72 @@ class TeamTrimSampler(BaseOverSampler):
         self.random_state = random_state
 
     # -- input handling ---------------------------------------------------------
+    def fit_resample(self, X, y, **params):
+        """Resample the dataset: the real rows followed by the generated ones.
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            Complete rows (no missing or infinite values); numeric, boolean,
+            string and categorical columns.
+        y : array-like of shape (n_samples,)
+            Class labels (numbers, strings or booleans; one type).
+
+        Returns
+        -------
+        X_resampled : same type as X, shape (n_samples_new, n_features)
+        y_resampled : same type as y, shape (n_samples_new,)
+        """
+        _check_labels(X, y, self.sampling_strategy)
+        return super().fit_resample(X, y, **params)
+
+    def fit(self, X, y, **params):
+        """Check inputs and statistics of the sampler (use ``fit_resample``)."""
+        _check_labels(X, y, self.sampling_strategy)
+        return super().fit(X, y, **params)
+
+    def _check_params(self):
+        """Checks of the parameters that ``_parameter_constraints`` cannot express."""
+        for name in ("batch_size", "max_batches", "n_examples", "cost_null_draws"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{name}={value!r} is a boolean; pass a whole "
+                                 "number (e.g. batch_size=10).")
+        unknown = [s for s in self.qc if s not in QC_STAGES]
+        if unknown:
+            raise ValueError(
+                f"qc={self.qc!r} names unknown stages {unknown}; use a tuple drawn "
+                f"from {QC_STAGES}, or () to keep every generated row."
+            )
+        if not _DEVICE.fullmatch(self.device):
+            raise ValueError(
+                f"device={self.device!r} is not a device skteam can use; pass "
+                "'auto', 'cpu', 'cuda' or 'cuda:<index>'."
+            )
+        if self.cache_dir is not None and os.path.exists(self.cache_dir) and (
+                not os.path.isdir(self.cache_dir)):
+            raise ValueError(
+                f"cache_dir={str(self.cache_dir)!r} exists and is not a directory; "
+                "pass a directory path (it is created if missing) or None."
+            )
+        if isinstance(self.model, str):
+            parse_model_spec(self.model)  # a bad path fails before any work
+        if "cost" in self.qc and self.estimator is not None:
+            check_predict_proba(self.estimator)
+
     def _check_X_y(self, X, y):
         """Keep X as given (strings and categories allowed; no sparse)."""
+        self._check_params()
         if type(X).__module__.startswith("scipy.sparse"):
             raise TypeError(
                 "TeamTrimSampler needs dense data: the language model writes "
                 "cells as text. Convert a sparse matrix with X.toarray()."
             )
+        if isinstance(X, pd.DataFrame):
+            _column_names(X.columns)
+        # the label's name is what prompts call it; check_target_type drops it
+        name = getattr(y, "name", None)
+        self._target_name = None if name is None else " ".join(str(name).split()) or None
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         if not isinstance(X, pd.DataFrame):
             X = np.asarray(X) if not isinstance(X, np.ndarray) else X
@@ -260,20 +321,42 @@ class TeamTrimSampler(BaseOverSampler):
     # -- main loop ----------------------------------------------------------------
     def _fit_resample(self, X, y):
         started = time.perf_counter()
+        for attr in _FITTED:  # nothing of an earlier fit survives a failed one
+            self.__dict__.pop(attr, None)
         is_frame = isinstance(X, pd.DataFrame)
         if is_frame:
             X_df = _densify(X).reset_index(drop=True)
+            out_columns = X_df.columns
+            # Integer column names are read as their text, as array columns.
+            X_df = X_df.set_axis(_column_names(X_df.columns), axis=1)
         else:
             # Columns of arrays are named "0", "1", ... so that an array and
             # the same data as a DataFrame with those names give equal rows.
             X_df = pd.DataFrame(X, columns=[str(i) for i in range(X.shape[1])])
         self.schema_ = Schema.infer(
-            X_df, y, descriptions=self.feature_descriptions,
+            X_df, y, descriptions=_text_keys(self.feature_descriptions, X_df.columns),
             dataset_description=self.dataset_description,
+            target=getattr(self, "_target_name", None),
         )
-        constraint_set = ConstraintSet(self.constraints, self.schema_)
+        # parse now so a bad constraint fails before any generation
+        ConstraintSet(self.constraints, self.schema_)
         base_seed = self._base_seed()
         quotas = {c: int(n) for c, n in self.sampling_strategy_.items() if n > 0}
+
+        stages = tuple(self.qc)
+        trim = None
+        if stages:
+            estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
+                         else clone(self.estimator))
+            # An unseeded estimator would draw from numpy's global generator.
+            _seed_estimator(estimator, derive_seed(base_seed, 4) % (2**32))
+            trim = TrimQC(
+                estimator, stages=stages, cost_beta=self.cost_beta, cost_c=self.cost_c,
+                cost_null_draws=self.cost_null_draws,
+                diversity_threshold=self.diversity_threshold,
+                constraints=self.constraints, schema=self.schema_,
+                random_state=derive_seed(base_seed, 3) % (2**32),
+            ).fit(X_df, y)
 
         backend = get_backend(self.model, device=self.device)
         usage = Usage()
@@ -290,25 +373,8 @@ class TeamTrimSampler(BaseOverSampler):
                 seed=derive_seed(base_seed, 2),
             )
         self.plan_ = plan.to_dict()
-
-        stages = tuple(self.qc)
-        unknown = [s for s in stages if s not in QC_STAGES]
-        if unknown:
-            raise ValueError(
-                f"qc={self.qc!r} names unknown stages {unknown}; use a tuple drawn "
-                f"from {QC_STAGES}, or () to keep every generated row."
-            )
-        trim = None
-        if stages:
-            estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
-                         else clone(self.estimator))
-            trim = TrimQC(
-                estimator, stages=stages, cost_beta=self.cost_beta, cost_c=self.cost_c,
-                cost_null_draws=self.cost_null_draws,
-                diversity_threshold=self.diversity_threshold,
-                constraints=self.constraints, schema=self.schema_,
-                random_state=derive_seed(base_seed, 3) % (2**32),
-            ).fit(X_df, y)
+        logger.info("Plan (%s): %s.", plan.source, "; ".join(
+            f"{r.name} [{', '.join(r.features)}]" for r in plan.roles))
 
         pool = ExamplePool(self.schema_, X_df, y)
         # A chunk is the batches generated in one go: ROWS_PER_CHUNK rows (QC
@@ -322,10 +388,27 @@ class TeamTrimSampler(BaseOverSampler):
         }
         chunks = {c: max(1, min(ROWS_PER_CHUNK // self.batch_size, max_batches[c]))
                   for c in quotas}
+        # Every prompt must fit the model's context: checked before generating.
+        fit = fit_examples(backend, self.schema_, plan, pool, list(quotas),
+                           n_examples=self.n_examples,
+                           n_label_examples=LABEL_EXAMPLES,
+                           rows_per_prompt=min(ROWS_PER_PROMPT, self.batch_size))
+        self._n_examples_used = (fit.n_examples, fit.n_label_examples)
+        trimmed = self._n_examples_used != (self.n_examples, LABEL_EXAMPLES)
+        if trimmed:
+            warnings.warn(
+                f"Prompts show {fit.n_examples} real rows per role worker (of "
+                f"n_examples={self.n_examples}) and {fit.n_label_examples} per label "
+                f"worker (of {LABEL_EXAMPLES}): with more, a prompt would exceed the "
+                f"model's context of {fit.context_length} tokens. Shorten "
+                "feature_descriptions or dataset_description, or lower n_examples.",
+                UserWarning, stacklevel=3,
+            )
         key = fingerprint(
             X_df, y, self.schema_.to_dict(), plan.to_dict(), str(self.model),
             PROMPT_VERSION, self.batch_size, self.n_examples, self.temperature,
             base_seed, sorted((str(c), n) for c, n in chunks.items()),
+            *([list(self._n_examples_used)] if trimmed else []),
         )
         stream = get_stream(key, self.schema_.classes, self.cache_dir)
         class_index = {c: i for i, c in enumerate(self.schema_.classes)}
@@ -353,8 +436,13 @@ class TeamTrimSampler(BaseOverSampler):
                     if remaining[target] <= 0:
                         continue
                     t0 = time.perf_counter()
-                    batch, hit = stream.get(target, used[target], produce,
-                                            chunks[target])
+                    try:
+                        batch, hit = stream.get(target, used[target], produce,
+                                                chunks[target])
+                    except BaseException as exc:
+                        _note_generation_error(exc, target, used[target],
+                                               len(records))
+                        raise
                     used[target] += 1
                     cached += int(hit)
                     record, kept = self._trim_batch(batch, trim, cur_X, cur_y,
@@ -373,6 +461,10 @@ class TeamTrimSampler(BaseOverSampler):
                         (0.0 if hit else batch.usage.get("seconds", 0.0))
                         + time.perf_counter() - t0, 4))
                     records.append(record)
+                    logger.debug("Class %r, batch %d: %d rows, %d kept (%s).",
+                                 record["class"], record["batch"],
+                                 record["n_generated"], record["kept"],
+                                 record["verdict"])
         finally:
             bar.close()
             self.qc_report_ = pd.DataFrame(records, columns=_REPORT_COLUMNS)
@@ -380,6 +472,7 @@ class TeamTrimSampler(BaseOverSampler):
                                             time.perf_counter() - started,
                                             len(self.schema_.names),
                                             self._rows_generated)
+            self.generation_stats_["n_examples_used"] = self._n_examples_used[0]
         short = {c: r for c, r in remaining.items() if r > 0}
         if short:
             self._shortfall(short, quotas)
@@ -396,7 +489,7 @@ class TeamTrimSampler(BaseOverSampler):
         self.synthetic_mask_ = np.zeros(len(y_res), dtype=bool)
         self.synthetic_mask_[len(X_df):] = True
         if is_frame:
-            return X_res, y_res
+            return X_res.set_axis(out_columns, axis=1), y_res
         return _to_array(X_res, X), y_res
 
     def _base_seed(self) -> int:
@@ -418,7 +511,7 @@ class TeamTrimSampler(BaseOverSampler):
         local = Usage()
         values, failures = generate_features(
             backend, self.schema_, plan, pool, [target] * len(keys), keys,
-            rows_per_prompt=k, n_examples=self.n_examples,
+            rows_per_prompt=k, n_examples=self._n_examples_used[0],
             temperature=self.temperature, usage=local,
         )
         # rows beyond the batch size (last group of a batch) are not used
@@ -430,20 +523,24 @@ class TeamTrimSampler(BaseOverSampler):
         label_groups = [[v for v in values[gi * k:(gi + 1) * k] if v is not None]
                         for gi in range(len(groups))]
         labels = label_rows(backend, self.schema_, pool, label_groups, keys,
+                            n_examples=self._n_examples_used[1],
                             temperature=self.temperature, usage=local)
         label_of = {}
         for gi, (b, g) in enumerate(groups):
             ok = [j for j in range(k) if values[gi * k + j] is not None]
             for j, lab in zip(ok, labels[gi]):
                 label_of[id(values[gi * k + j])] = lab
-        local.add(parse_failures=failures)
+        lost_labels = sum(lab is None for lab in label_of.values())
+        local.add(parse_failures=failures + lost_labels)
         usage.merge(local)
         self._rows_generated += n * n_batches
         share = {key: v / n_batches for key, v in local.as_dict().items()}
         names = self.schema_.names
         batches = []
         for b in range(n_batches):
-            good = [v for v in rows_of[b] if v is not None]
+            # a row whose label answer did not parse is lost like a feature row
+            good = [v for v in rows_of[b]
+                    if v is not None and label_of.get(id(v)) is not None]
             batches.append(RawBatch(
                 target=target, index=first + b,
                 rows=[[v[f] for f in names] for v in good],
@@ -508,8 +605,7 @@ class TeamTrimSampler(BaseOverSampler):
             label = c.item() if isinstance(c, np.generic) else c
             parts.append(
                 f"class {label!r} got {quotas[c] - missing} of {quotas[c]} rows after "
-                f"{len(rows)} batches (most rows lost to: "
-                f"{worst.replace('dropped_', '')})"
+                f"{len(rows)} batches (most rows lost to: {_LOSSES[worst]})"
             )
         msg = ("TeamTrimSampler could not fill every class quota: "
                + "; ".join(parts)
@@ -517,8 +613,43 @@ class TeamTrimSampler(BaseOverSampler):
                "diversity_threshold, or drop stages with qc=...), or pass "
                "on_shortfall='warn' to return fewer rows. See qc_report_.")
         if self.on_shortfall == "raise":
-            raise ValueError(msg)
+            raise ShortfallError(msg, report, {c: quotas[c] - m for c, m in
+                                               short.items()})
         warnings.warn(msg, UserWarning, stacklevel=3)
+
+
+class ShortfallError(ValueError):
+    """A class quota was not met within ``max_batches`` (``on_shortfall="raise"``).
+
+    Attributes
+    ----------
+    qc_report : pandas.DataFrame
+        The sampler's ``qc_report_``: every batch read before giving up.
+    got : dict
+        Class -> rows accepted for it.
+    """
+
+    def __init__(self, message, qc_report, got):
+        super().__init__(message)
+        self.qc_report = qc_report
+        self.got = got
+
+
+# How the shortfall message names the column of qc_report_ that lost most rows.
+_LOSSES = {
+    "dropped_sanity": "the sanity stage",
+    "dropped_cost": "the cost stage",
+    "dropped_diversity": "the diversity stage",
+    "dropped_quota": "labels of classes that needed no more rows",
+    "parse_failures": "answers that could not be parsed",
+    "none": "no rows generated",
+}
+
+# Fitted attributes, removed when a new fit starts.
+_FITTED = ("schema_", "plan_", "qc_report_", "generation_stats_", "synthetic_mask_")
+
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+LABEL_EXAMPLES = 8  # real rows shown in each label worker prompt
 
 
 _REPORT_COLUMNS = [
@@ -527,6 +658,23 @@ _REPORT_COLUMNS = [
     "kept", "delta", "tau", "entropy_gain", "verdict", "output_tokens",
     "cached", "seconds",
 ]
+
+
+def _note_generation_error(exc, target, index, n_done):
+    """Say where generation stopped, on the exception itself (it keeps its type)."""
+    if not hasattr(exc, "add_note"):  # Python < 3.11
+        return
+    label = target.item() if isinstance(target, np.generic) else target
+    exc.add_note(
+        f"skteam: raised while generating batch {index} of class {label!r}; "
+        f"qc_report_ holds the {n_done} batch(es) read before it, and no part of "
+        "the failed chunk was cached."
+    )
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        exc.add_note(
+            "skteam: the model ran out of memory; lower batch_size or n_examples "
+            "(fewer rows and shorter prompts per forward pass), or pass device='cpu'."
+        )
 
 
 def _stats(usage: Usage, records, cached, seconds, n_features, rows_generated) -> dict:
@@ -556,6 +704,131 @@ def _stats(usage: Usage, records, cached, seconds, n_features, rows_generated) -
         "batches": len(records),
         "cached_batches": cached,
     }
+
+
+def _column_names(columns) -> list:
+    """Column names as text: strings as they are, integers as their digits.
+
+    Raises TypeError for other or mixed name types and ValueError for names
+    that are equal as text.
+    """
+    names = list(columns)
+    is_int = [isinstance(c, numbers.Integral) and not isinstance(c, (bool, np.bool_))
+              for c in names]
+    is_str = [isinstance(c, str) for c in names]
+    if not (all(is_str) or all(is_int)):
+        bad = [c for c, s in zip(names, is_str) if not s]
+        kinds = sorted({type(c).__name__ for c in names})
+        raise TypeError(
+            f"X has column names of types {kinds}: {bad[:5]!r} are not strings. "
+            "Column names must be all strings (they appear in prompts) or all "
+            "integers (read as their text, as array columns are); rename them, "
+            "e.g. X.columns = X.columns.astype(str)."
+        )
+    text = [str(c) for c in names]
+    dup = sorted(t for t, n in Counter(text).items() if n > 1)
+    if dup:
+        raise ValueError(
+            f"X has duplicate column names {dup}; every column needs its own name. "
+            "Rename them, e.g. X.columns = [...] with distinct names."
+        )
+    return text
+
+
+def _text_keys(mapping, names):
+    """``feature_descriptions`` with integer keys read as the text column names."""
+    if not mapping:
+        return mapping
+    names = set(names)
+    return {str(k) if (isinstance(k, numbers.Integral) and not isinstance(k, bool)
+                       and k not in names and str(k) in names) else k: v
+            for k, v in mapping.items()}
+
+
+def _seed_estimator(estimator, seed: int) -> None:
+    """Set every ``random_state`` of ``estimator`` (nested too) that is None."""
+    if not hasattr(estimator, "get_params"):
+        return
+    try:
+        params = estimator.get_params(deep=True)
+    except Exception:  # a non-sklearn estimator: leave it alone
+        return
+    unset = {k: seed for k, v in params.items()
+             if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    if unset:
+        estimator.set_params(**unset)
+
+
+def _check_labels(X, y, sampling_strategy) -> None:
+    """Checks of ``y`` (and X's size) with messages that say what to pass.
+
+    They run before imbalanced-learn's own checks, whose messages for these
+    cases are terse or come from deep inside numpy.
+    """
+    if isinstance(y, pd.DataFrame):
+        arr = y.to_numpy()
+    elif isinstance(y, (list, tuple)):
+        arr = np.asarray(y, dtype=object)  # keeps each label's own type
+    else:
+        arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        return  # imbalanced-learn explains multilabel and multioutput targets
+    n_y = len(arr)
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        try:
+            shape = (len(X), len(X[0]) if len(X) else 0)
+        except TypeError:
+            shape = None
+    if n_y == 0 or (shape is not None and (shape[0] == 0 or (
+            len(shape) > 1 and shape[1] == 0))):
+        raise ValueError(
+            f"X and y are empty (X shape {shape}, {n_y} labels); pass at least one "
+            "feature column and rows of at least two classes."
+        )
+    if shape is not None and shape[0] != n_y:
+        raise ValueError(f"X has {shape[0]} rows but y has {n_y} labels; pass one "
+                         "label per row.")
+    missing = np.flatnonzero(np.asarray(pd.isna(arr), dtype=bool))
+    if len(missing):
+        raise ValueError(
+            f"y has {len(missing)} missing label(s) (NaN or None), e.g. at row "
+            f"{int(missing[0])}; every row needs a class. Drop those rows from X "
+            "and y (keep = pd.notna(y); X, y = X[keep], y[keep]) or fill them in."
+        )
+    if arr.dtype == object:
+        kinds = {type(v.item() if isinstance(v, np.generic) else v).__name__
+                 for v in arr}
+        scalar = {"str", "int", "float", "bool"}
+        numbers_only = kinds <= {"int", "float"}
+        if not kinds <= scalar or (len(kinds) > 1 and not numbers_only):
+            raise ValueError(
+                f"y mixes label types {sorted(kinds)}; class labels must be of one "
+                "type (all strings, all numbers or all booleans). Convert them, "
+                "e.g. y = y.astype(str)."
+            )
+    try:
+        classes = np.unique(arr)
+    except TypeError:
+        return
+    if len(classes) == 1:
+        c = classes[0]
+        c = c.item() if isinstance(c, np.generic) else c
+        raise ValueError(
+            f"y has a single class ({c!r}): there is no minority class to "
+            "over-sample. Pass rows of at least two classes."
+        )
+    if isinstance(sampling_strategy, dict):
+        known = [c.item() if isinstance(c, np.generic) else c for c in classes]
+        unknown = [k for k in sampling_strategy if k not in set(known)]
+        if unknown:
+            raise ValueError(
+                f"sampling_strategy names class(es) {unknown!r} that y does not "
+                f"have; the classes of y are {known!r}. Key the dict by those "
+                f"classes, e.g. sampling_strategy={{{known[-1]!r}: 100}}."
+            )
 
 
 def _densify(X: pd.DataFrame) -> pd.DataFrame:

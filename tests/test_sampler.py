@@ -57,6 +57,7 @@ def test_exact_counts_pandas_round_trip_no_qc():
     assert stats["parse_failures"] == 0
     assert {r["name"] for r in s.plan_["roles"]}
     assert s.schema_.names == list(X.columns)
+    assert s.schema_.target == "sick"             # prompts call the label by its name
 
 
 def test_dict_strategy_and_multiclass():

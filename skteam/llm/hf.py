@@ -15,8 +15,6 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from .base import Usage, _Timer
 
 logger = logging.getLogger("skteam")

@@ -8,7 +8,7 @@ from ..rowformat import choice_grammar, format_row, split_lines
 from ..schema import Schema
 from . import prompts
 from ._seeding import derive_rng, derive_seed
-from .workers import MAX_PROMPTS_PER_CALL, ExamplePool, _chunks
+from .workers import MAX_PROMPTS_PER_CALL, ExamplePool, _chunks, check_answers
 
 
 def class_texts(schema: Schema) -> list[str]:
@@ -42,7 +42,8 @@ def label_rows(
     Returns
     -------
     labels : list of list
-        The classes (original objects) of each group's rows.
+        The classes (original objects) of each group's rows; ``None`` for
+        every row of a group whose answer could not be parsed.
     """
     options = class_texts(schema)
     to_class = dict(zip(options, schema.classes))
@@ -65,10 +66,12 @@ def label_rows(
     texts = []
     for sl in _chunks(len(jobs), MAX_PROMPTS_PER_CALL):
         part = jobs[sl]
-        texts.extend(backend.generate(
+        got = backend.generate(
             [j[0] for j in part], [j[1] for j in part], seeds=[j[2] for j in part],
             max_new_tokens=max(j[3] for j in part), temperature=temperature,
-            usage=usage))
+            usage=usage)
+        check_answers(backend, part, got)
+        texts.extend(got)
     out = []
     it = iter(zip(jobs, texts))
     for rows in groups:
@@ -76,5 +79,8 @@ def label_rows(
             out.append([])
             continue
         job, text = next(it)
-        out.append([to_class[t] for t in split_lines(text, job[4])])
+        try:
+            out.append([to_class[t] for t in split_lines(text, job[4])])
+        except (ValueError, KeyError):  # only when the token budget ran out
+            out.append([None] * len(rows))
     return out

@@ -129,6 +129,9 @@ def load_plan(plan, schema: Schema) -> Plan:
         feats = item["features"]
         if isinstance(feats, str):
             feats = [feats]
+        # integer names stand for the text names of integer or array columns
+        feats = [str(f) if isinstance(f, int) and not isinstance(f, bool)
+                 and str(f) in known else f for f in feats]
         for f in feats:
             if f not in known:
                 raise ValueError(
@@ -269,8 +272,9 @@ _EDGE = re.compile(r"(\d+) before (\d+)")
 def parse_manager_answer(text: str, schema: Schema) -> dict:
     """Turn the manager's text into ``{"roles": [...], "edges": [...]}``."""
     head, _, rest = text.partition("Features:\n")
-    feats_text, _, order = rest.partition("Order: ")
-    if not order:
+    # the order line is last; a feature name may itself hold "Order: "
+    feats_text, found, order = rest.rpartition("Order: ")
+    if not found or not order:
         raise ValueError("incomplete answer")
     names = {}
     for line in head.splitlines()[1:]:
@@ -295,12 +299,24 @@ def plan_with_manager(backend, schema: Schema, X_examples, *, seed: int,
     """One constrained call to the task manager, repaired into a valid plan."""
     max_roles = max(1, min(max_roles, len(schema.names)))
     rows = [format_row(schema.features, row) for row in X_examples]
-    system, user = prompts.manager_prompt(schema, rows, max_roles)
-    prompt = backend.chat_prompt(system, user)
-    grammar = manager_grammar(schema, max_roles)
     budget = 16 + 12 * max_roles + sum(
-        backend.count_tokens(n + prompts.ARROW) + 2 for n in schema.names
+        backend.count_tokens(prompts._one_line(n) + prompts.ARROW) + 2
+        for n in schema.names
     ) + 8 * max_roles * max_roles
+    context = getattr(backend, "context_length", None)
+    while True:
+        system, user = prompts.manager_prompt(schema, rows, max_roles)
+        prompt = backend.chat_prompt(system, user)
+        if not context or backend.count_tokens(prompt) + budget + 16 <= context:
+            break
+        if not rows:
+            logger.warning("The task manager's prompt would exceed the model's "
+                           "context of %d tokens; using a deterministic plan.",
+                           context)
+            return fallback_plan(schema, reason="manager prompt exceeds the "
+                                 "model's context")
+        rows = rows[:-1]  # fewer example rows, never a truncated prompt
+    grammar = manager_grammar(schema, max_roles)
     (text,) = backend.generate([prompt], [grammar], seeds=[seed],
                                max_new_tokens=budget, temperature=temperature,
                                usage=usage)

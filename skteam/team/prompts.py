@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..rowformat import format_row
+from ..rowformat import _category_text, format_row
 from ..schema import FeatureSpec, Schema
 
 ARROW = " -> "
@@ -26,17 +26,28 @@ def _one_line(text) -> str:
     return " ".join(str(text).split())
 
 
+def _name(name) -> str:
+    """A column name as prompts show it: as a cell is written (JSON-quoted when
+    it holds a separator, a quote or a line break), so it stays one item."""
+    return _category_text(str(name))
+
+
 def describe_feature(spec: FeatureSpec) -> str:
-    """One line naming a feature, its meaning and its legal values."""
+    """One line naming a feature, its meaning and its legal values.
+
+    Categories are written exactly as the rows write them (see
+    :mod:`skteam.rowformat`), so a value with a comma or a line break is one
+    quoted item and never splits the line.
+    """
     meaning = f": {_one_line(spec.description)}" if spec.description else ""
     if spec.kind == "categorical":
-        values = ", ".join(_one_line(c) for c in spec.categories)
+        values = ", ".join(_category_text(c) for c in spec.categories)
         legal = f"one of {values}"
     elif spec.integer:
         legal = f"integer from {int(spec.low)} to {int(spec.high)}"
     else:
         legal = f"number from {spec.low:.{spec.decimals}f} to {spec.high:.{spec.decimals}f}"
-    return f"- {_one_line(spec.name)}{meaning} ({legal})"
+    return f"- {_name(spec.name)}{meaning} ({legal})"
 
 
 def _context(schema: Schema) -> str:
@@ -66,7 +77,7 @@ def manager_prompt(schema: Schema, example_rows: Sequence[str], max_roles: int):
     lines.append("Features and their meanings:")
     lines.extend(describe_feature(s) for s in schema.features)
     if example_rows:
-        lines.append("Example rows (" + ",".join(_one_line(n) for n in schema.names)
+        lines.append("Example rows (" + ",".join(_name(n) for n in schema.names)
                      + "):")
         lines.extend(example_rows)
     lines += [
@@ -122,15 +133,15 @@ def worker_user(
         lines.append(ctx)
     lines.append("Features and their meanings:")
     lines.extend(describe_feature(s) for s in schema.features)
-    yours = ", ".join(_one_line(s.name) for s in role_specs)
+    yours = ", ".join(_name(s.name) for s in role_specs)
     records = "one new record" if n_rows == 1 else f"{n_rows} new records"
     lines.append(
         f"You are the {_one_line(role_name)}. Task: write the values of {yours} "
         f"for {records} with {target} = {cls}."
     )
-    header = ",".join(_one_line(s.name) for s in role_specs)
+    header = ",".join(_name(s.name) for s in role_specs)
     if parent_specs:
-        given = ",".join(_one_line(s.name) for s in parent_specs)
+        given = ",".join(_name(s.name) for s in parent_specs)
         lines.append(f"Real records with {target} = {cls} ({given}{ARROW}{header}):")
         lines.extend(f"{p}{ARROW}{r}" for p, r in examples)
         lines.append("Complete each new line with values that fit its given values.")
@@ -169,7 +180,7 @@ def labeler_user(schema: Schema, examples: Sequence[tuple[str, str]]) -> str:
     lines.append("Features and their meanings:")
     lines.extend(describe_feature(s) for s in schema.features)
     lines.append(f"Task: give the outcome {target} (one of {classes}) of each new record.")
-    lines.append("Real records (" + ",".join(_one_line(n) for n in schema.names)
+    lines.append("Real records (" + ",".join(_name(n) for n in schema.names)
                  + f"{ARROW}{target}):")
     lines.extend(f"{x}{ARROW}{y}" for x, y in examples)
     return "\n".join(lines)
@@ -189,7 +200,7 @@ def whole_row_user(schema: Schema, target_class, example_rows: Sequence[str]) ->
     lines.append("Features and their meanings:")
     lines.extend(describe_feature(s) for s in schema.features)
     lines.append(f"Real records with {target} = {_one_line(target_class)} ("
-                 + ",".join(_one_line(n) for n in schema.names) + "):")
+                 + ",".join(_name(n) for n in schema.names) + "):")
     lines.extend(example_rows)
     lines.append("Write one new line of values.")
     return "\n".join(lines)

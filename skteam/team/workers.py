@@ -62,6 +62,18 @@ class ExamplePool:
         return rng.permutation(out)[:k]
 
 
+def check_answers(backend, prompts_sent, texts) -> None:
+    """RuntimeError unless a backend answered every prompt with a text."""
+    if not isinstance(texts, (list, tuple)) or len(texts) != len(prompts_sent) or not all(
+            isinstance(t, str) for t in texts):
+        got = len(texts) if isinstance(texts, (list, tuple)) else type(texts).__name__
+        raise RuntimeError(
+            f"The backend {getattr(backend, 'name', type(backend).__name__)!r} "
+            f"answered {len(prompts_sent)} prompts with {got} texts; "
+            "Backend.generate must return one string per prompt."
+        )
+
+
 def _chunks(n: int, size: int):
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
@@ -140,6 +152,7 @@ def generate_features(
                 seeds=[j[5] for j in part], max_new_tokens=max(j[6] for j in part),
                 temperature=temperature, usage=usage,
             )
+            check_answers(backend, part, texts)
             for (rows, specs, prefixes, *_), text in zip(part, texts):
                 try:
                     lines = split_lines(text, prefixes)

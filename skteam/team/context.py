@@ -1,0 +1,196 @@
+"""Fit worker and label prompts into the model's context, before generating.
+
+Every prompt shows the feature list, real example rows and room for the
+answer. Many features, long descriptions or columns with many categories
+can make a prompt longer than the model's context window. The backend would
+then refuse the call in the middle of a fit; :func:`fit_examples` finds out
+before any generation, from the worst case of every prompt the fit will
+build: it lowers the number of example rows per prompt when that is enough
+(the caller warns), and raises a ``ValueError`` that names the token counts
+and what to shorten when even one example row does not fit. Prompts are
+never truncated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..schema import Schema
+from . import prompts
+from .labeler import class_texts
+from .manager import Plan
+from .workers import ExamplePool, max_tokens_for
+
+# Tokens kept free for what per-line token counts can miss (merges across
+# line breaks, a template's closing tokens).
+MARGIN = 16
+
+
+@dataclass(frozen=True)
+class ContextFit:
+    """Example rows per prompt that fit the context.
+
+    Attributes
+    ----------
+    n_examples : int
+        Real rows shown in each role worker prompt.
+    n_label_examples : int
+        Real rows shown in each label worker prompt.
+    context_length : int or None
+        The backend's context window (``None``: the backend declares none).
+    longest_prompt : int
+        An upper bound of the tokens of the longest prompt plus its answer
+        budget, with the returned numbers of examples (0 when unchecked).
+    """
+
+    n_examples: int
+    n_label_examples: int
+    context_length: int | None
+    longest_prompt: int
+
+
+def _context_length(backend):
+    value = getattr(backend, "context_length", None)
+    if value is None:
+        value = getattr(backend, "max_context", None)
+    return int(value) if value else None
+
+
+class _Counter:
+    """``backend.count_tokens`` with a cache (feature lines repeat)."""
+
+    def __init__(self, backend):
+        self.count = backend.count_tokens
+        self.cache: dict = {}
+
+    def __call__(self, text: str) -> int:
+        n = self.cache.get(text)
+        if n is None:
+            n = self.count(text)
+            self.cache[text] = n
+        return n
+
+
+def _top_sum(costs: Sequence[int], k: int) -> int:
+    return sum(sorted(costs, reverse=True)[:k])
+
+
+def _largest_parts(schema: Schema, count) -> str:
+    sizes = sorted(((count(prompts.describe_feature(s)), s) for s in schema.features),
+                   key=lambda t: -t[0])[:3]
+    parts = []
+    for n, s in sizes:
+        what = [f"{len(s.categories)} categories"] if s.kind == "categorical" else []
+        if s.description:
+            what.append(f"a {len(s.description)}-character description")
+        detail = f": {', '.join(what)}" if what else ""
+        parts.append(f"{s.name!r} ({n} tokens{detail})")
+    return ", ".join(parts)
+
+
+def _fit_one(what, base, lines, budget, wanted, context, schema, count, backend):
+    """The most examples (<= wanted) that fit; ValueError if not even one.
+
+    Returns the number of examples and a bound of the prompt's tokens. The
+    example lines are first bounded by their UTF-8 bytes (a token of the
+    byte-level tokenizers skteam drives holds at least one byte) and counted
+    exactly only when that bound does not already fit.
+    """
+    available = min(wanted, len(lines))
+    by_bytes = _top_sum([len(line.encode()) + 1 for line in lines], available)
+    if base + by_bytes + budget + MARGIN <= context:
+        return wanted, base + by_bytes + budget
+    costs = [count(line) + 1 for line in lines]
+    k = available
+    while k > 0 and base + _top_sum(costs, k) + budget + MARGIN > context:
+        k -= 1
+    if k == available:  # a class with fewer rows than wanted: not a limit
+        return wanted, base + _top_sum(costs, k) + budget
+    if k == 0 and lines:
+        one = max(costs)
+        need = base + one + budget + MARGIN
+        raise ValueError(
+            f"The {what} needs about {need} tokens ({base} for the "
+            f"instructions and the feature list, {one} for one example row, "
+            f"{budget} for the answer) but the model "
+            f"{getattr(backend, 'name', type(backend).__name__)!r} has a context "
+            f"of {context} tokens. The longest feature lines: "
+            f"{_largest_parts(schema, count)}. Shorten feature_descriptions or "
+            "dataset_description, drop or merge columns (a categorical column "
+            "lists all its categories), or use a model with a longer context."
+        )
+    return k, base + _top_sum(costs, k) + budget
+
+
+def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets,
+                 *, n_examples: int, n_label_examples: int,
+                 rows_per_prompt: int) -> ContextFit:
+    """Numbers of example rows per prompt that keep every prompt in context.
+
+    Parameters
+    ----------
+    backend : Backend
+        Its ``context_length`` (or ``max_context``) and ``count_tokens`` are
+        used; a backend without either is not checked.
+    schema, plan, pool
+        What the fit's prompts are built from.
+    targets : sequence
+        The classes rows are generated for.
+    n_examples, n_label_examples : int
+        The wanted numbers of examples in worker and label prompts.
+    rows_per_prompt : int
+        The most rows one prompt answers.
+
+    Returns
+    -------
+    fit : ContextFit
+
+    Raises
+    ------
+    ValueError
+        When a prompt does not fit even with one example row; the message
+        gives the token counts and the longest feature lines.
+    """
+    context = _context_length(backend)
+    if context is None or not hasattr(backend, "count_tokens"):
+        return ContextFit(n_examples, n_label_examples, context, 0)
+    count = _Counter(backend)
+    arrow = count(prompts.ARROW)
+    k_work, longest = n_examples, 0
+    for role in plan.roles:
+        specs = [schema[f] for f in role.features]
+        parents = [f for r in plan.ancestors(role.name) for f in plan.role(r).features]
+        parent_specs = [schema[f] for f in parents]
+        answer = max_tokens_for(specs, count)
+        if parent_specs:
+            answer += max_tokens_for(parent_specs, count) + arrow
+        budget = rows_per_prompt * answer
+        for target in targets:
+            user = prompts.worker_user(schema, role.name, specs, parent_specs, target,
+                                       [], rows_per_prompt)
+            base = count(backend.chat_prompt(prompts.WORKER_SYSTEM, user))
+            rows = pool.by_class[target]
+            if parent_specs:
+                lines = [pool.line(parents, j) + prompts.ARROW
+                         + pool.line(role.features, j) for j in rows]
+            else:
+                lines = [pool.line(role.features, j) for j in rows]
+            k, total = _fit_one(f"worker prompt of role {role.name!r} for class "
+                                f"{target!r}", base, lines, budget, k_work, context,
+                                schema, count, backend)
+            k_work = min(k_work, k)
+            longest = max(longest, total)
+    # label worker: full rows, examples balanced over the classes
+    options = class_texts(schema)
+    base = count(backend.chat_prompt(prompts.LABELER_SYSTEM,
+                                     prompts.labeler_user(schema, [])))
+    names = schema.names
+    lines = [pool.line(names, j) + prompts.ARROW + prompts._one_line(pool.y[j])
+             for j in range(len(pool.y))]
+    row_tokens = max_tokens_for(list(schema.features), count)
+    budget = rows_per_prompt * (row_tokens + arrow + max(count(o) for o in options) + 2)
+    k_label, total = _fit_one("label worker prompt", base, lines, budget,
+                              n_label_examples, context, schema, count, backend)
+    longest = max(longest, total)
+    return ContextFit(k_work, k_label, context, longest)
