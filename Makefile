@@ -3,8 +3,9 @@
 PYTHON ?= python
 PIP ?= $(PYTHON) -m pip
 STAMP := .install.stamp
+DOCS_STAMP := .docs.stamp
 
-.PHONY: install demo test test-slow lint docs clean
+.PHONY: install demo test test-slow lint docs docs-noplot docs-clean clean
 
 $(STAMP): pyproject.toml
 	# torch first, pinned: it resolves to the local CPU wheel instead of a CUDA build
@@ -29,5 +30,25 @@ test-slow: install
 lint: install
 	$(PYTHON) -m ruff check skteam tests benchmarks
 
+# The documentation site (Sphinx + sphinx-gallery) in docs/_build/html. The
+# build itself is offline (the install step is not); any warning fails it.
+# The gallery examples run on the CPU with the embedded model.
+SPHINXBUILD ?= $(PYTHON) -m sphinx
+SPHINXOPTS ?= -W --keep-going -n
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PIP) install -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(SPHINXBUILD) -b html $(SPHINXOPTS) docs docs/_build/html
+
+# the same without running the gallery examples
+docs-noplot: $(DOCS_STAMP)
+	$(SPHINXBUILD) -b html $(SPHINXOPTS) -D plot_gallery=0 docs docs/_build/html
+
+docs-clean:
+	rm -rf docs/_build docs/generated docs/auto_examples
+
 clean:
-	rm -f $(STAMP)
+	rm -f $(STAMP) $(DOCS_STAMP)

@@ -428,7 +428,8 @@ class Schema:
     """The columns of a table and its label.
 
     Build it with :meth:`Schema.infer`; look columns up by name with
-    ``schema["age"]``; iterate over its :class:`FeatureSpec` objects.
+    ``schema["age"]``; iterate over its :class:`~skteam.schema.FeatureSpec`
+    objects.
 
     Attributes
     ----------
@@ -465,8 +466,8 @@ class Schema:
         descriptions : dict, default=None
             Column name -> meaning of the column, shown in prompts.
         overrides : dict, default=None
-            Column name -> dict of :class:`FeatureSpec` fields to set after
-            inference, e.g. ``{"age": {"low": 18, "high": 90}}`` or
+            Column name -> dict of :class:`~skteam.schema.FeatureSpec` fields
+            to set after inference, e.g. ``{"age": {"low": 18, "high": 90}}`` or
             ``{"zip": {"kind": "categorical"}}`` (categories are then the
             sorted distinct values).
         margin : float, default=0.1

@@ -98,7 +98,7 @@ class TrimQC(BaseEstimator):
         over ``cost_c`` refits nothing).
     cost_null_draws : int, default=1000
         Null draws for ``τ`` (paper: 1000). They are consumed sequentially
-        and stop once the decision is clear; see :class:`CostDuel`.
+        and stop once the decision is clear; see ``skteam.qc.CostDuel``.
     diversity_threshold : float in [0, 1], default=0.3
         Share of the best achievable entropy gain a batch must realise
         (paper: 30%).
