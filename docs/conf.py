@@ -92,7 +92,9 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "min_reported_time": 1,
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib", "_sg_utils.figure_scraper"),
+    # figure_scraper first: it must see which figures pyplot manages before the
+    # matplotlib scraper closes them
+    "image_scrapers": ("_sg_utils.figure_scraper", "matplotlib"),
 }
 
 # Examples run without a display.

