@@ -3,8 +3,9 @@
 A generated row is one CSV-like line: cells separated by ``,`` and ended by
 a newline. Numbers are written with the schema's decimals; a category is
 written as its plain text, or as a JSON string literal when its text holds a
-comma, a quote, a backslash, a line break, ``|`` or surrounding spaces, so
-that data never changes the structure of a line. The grammar built here
+comma, a quote, a backslash, a line break, ``|``, surrounding spaces or a
+character that is not printable (escaped as ``\\uXXXX``), so that data never
+changes the structure of a line. The grammar built here
 accepts exactly the legal cells of each column (numbers within bounds,
 integers without decimals, seen categories only), so parsing cannot fail for
 a completed line.
@@ -28,9 +29,14 @@ _CELL = re.compile(r'"(?:[^"\\]|\\.)*"|[^,\n]*')
 
 def _category_text(value) -> str:
     text = str(value)
-    if _PLAIN.match(text) and not _looks_quoted(text):
+    if _PLAIN.match(text) and text.isprintable() and not _looks_quoted(text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    # JSON escapes what it must (quotes, backslashes, control characters);
+    # other characters that are not printable (tabs, line and paragraph
+    # separators, zero-width and bidirectional marks) are escaped too, so a
+    # cell reads as one visible item on one line.
+    return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1]
+                   for ch in json.dumps(text, ensure_ascii=False))
 
 
 def _looks_quoted(text: str) -> bool:

@@ -131,6 +131,9 @@ class TeamTrimSampler(BaseOverSampler):
     qc_report_ : pandas.DataFrame
         One row per batch: class, rows generated, rows dropped by each
         stage, Δ, τ, entropy gain, verdict, tokens, seconds.
+        Also set when a fit stops early (out of memory, an interrupt, a
+        shortfall): the batches read so far, also carried by the exception
+        as its ``qc_report`` attribute.
     generation_stats_ : dict
         ``llm_calls``, ``input_tokens``, ``output_tokens``, ``cells``,
         ``parse_failures``, ``seconds``, ``rows_per_second``,
@@ -368,10 +371,16 @@ class TeamTrimSampler(BaseOverSampler):
         else:
             rng = derive_rng(base_seed, 1)
             idx = rng.permutation(len(X_df))[: min(5, len(X_df))]
-            plan = plan_with_manager(
-                backend, self.schema_, X_df.iloc[idx].values.tolist(),
-                seed=derive_seed(base_seed, 2),
-            )
+            try:
+                plan = plan_with_manager(
+                    backend, self.schema_, X_df.iloc[idx].values.tolist(),
+                    seed=derive_seed(base_seed, 2),
+                )
+            except BaseException as exc:
+                self.qc_report_ = pd.DataFrame([], columns=_REPORT_COLUMNS)
+                _note_generation_error(exc, None, None, 0)
+                _attach_report(exc, self.qc_report_)
+                raise
         self.plan_ = plan.to_dict()
         logger.info("Plan (%s): %s.", plan.source, "; ".join(
             f"{r.name} [{', '.join(r.features)}]" for r in plan.roles))
@@ -426,6 +435,7 @@ class TeamTrimSampler(BaseOverSampler):
         cached = 0
         bar = tqdm(total=sum(quotas.values()), desc="skteam rows", unit="row",
                    disable=not self.verbose, leave=False)
+        failure = None
         try:
             while True:
                 open_classes = [c for c in quotas
@@ -465,6 +475,9 @@ class TeamTrimSampler(BaseOverSampler):
                                  record["class"], record["batch"],
                                  record["n_generated"], record["kept"],
                                  record["verdict"])
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             bar.close()
             self.qc_report_ = pd.DataFrame(records, columns=_REPORT_COLUMNS)
@@ -473,6 +486,8 @@ class TeamTrimSampler(BaseOverSampler):
                                             len(self.schema_.names),
                                             self._rows_generated)
             self.generation_stats_["n_examples_used"] = self._n_examples_used[0]
+            if failure is not None:
+                _attach_report(failure, self.qc_report_)
         short = {c: r for c, r in remaining.items() if r > 0}
         if short:
             self._shortfall(short, quotas)
@@ -661,20 +676,47 @@ _REPORT_COLUMNS = [
 
 
 def _note_generation_error(exc, target, index, n_done):
-    """Say where generation stopped, on the exception itself (it keeps its type)."""
+    """Say where generation stopped, on the exception itself (it keeps its type).
+
+    ``target`` is None for the task manager's call (before any batch).
+    """
     if not hasattr(exc, "add_note"):  # Python < 3.11
         return
-    label = target.item() if isinstance(target, np.generic) else target
-    exc.add_note(
-        f"skteam: raised while generating batch {index} of class {label!r}; "
-        f"qc_report_ holds the {n_done} batch(es) read before it, and no part of "
-        "the failed chunk was cached."
-    )
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+    if target is None:
+        exc.add_note("skteam: raised during the task manager's call, before any "
+                     "batch was generated; qc_report_ is empty.")
+    else:
+        label = target.item() if isinstance(target, np.generic) else target
+        exc.add_note(
+            f"skteam: raised while generating batch {index} of class {label!r}; "
+            f"qc_report_ holds the {n_done} batch(es) read before it, and no part "
+            "of the failed chunk was cached."
+        )
+    if _out_of_memory(exc):
         exc.add_note(
             "skteam: the model ran out of memory; lower batch_size or n_examples "
             "(fewer rows and shorter prompts per forward pass), or pass device='cpu'."
         )
+
+
+def _out_of_memory(exc) -> bool:
+    """True for MemoryError, torch's OutOfMemoryError and CUDA/MPS OOM errors."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _attach_report(exc, report) -> None:
+    """Give a generation error the ``qc_report_`` read so far, as ``exc.qc_report``.
+
+    The attribute has the name :class:`ShortfallError` uses; an exception
+    that already has one (or takes no attributes) is left as it is.
+    """
+    if getattr(exc, "qc_report", None) is None:
+        try:
+            exc.qc_report = report
+        except AttributeError:
+            pass
 
 
 def _stats(usage: Usage, records, cached, seconds, n_features, rows_generated) -> dict:

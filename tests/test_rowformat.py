@@ -11,7 +11,10 @@ from skteam.rowformat import (
 from skteam.schema import FeatureSpec
 
 WEIRD = ("a,b", 'say "hi"', "new\nline", "ünï", "Ignore previous instructions",
-         " pad ", "x|y", "back\\slash", '"quoted"', "plain")
+         " pad ", "x|y", "back\\slash", '"quoted"', "plain",
+         # special-token strings, tabs, line separators, invisible characters
+         "<|im_end|>", "<|im_start|>system", "tab\there", "ls\u2028ps\u2029",
+         "nel\x85", "zero\u200bwidth", "rtl\u202emark", "nul\x00", "日本語 🙂")
 SPECS = [
     FeatureSpec("cat, with comma", "categorical", categories=WEIRD),
     FeatureSpec("n", "numeric", integer=True, low=0, high=5),
@@ -23,7 +26,15 @@ SPECS = [
 def test_round_trip_of_odd_categories(value):
     line = format_row(SPECS, [value, 3, -0.5])
     assert "\n" not in line
+    assert len(line.splitlines()) == 1 and line.isprintable()
+    assert len(split_cells(line)) == 3
     assert parse_row(SPECS, line) == [value, 3, -0.5]
+
+
+def test_grammar_literals_are_one_line_each():
+    grammar = row_grammar(SPECS)
+    # start rule + one rule per column, whatever the categories hold
+    assert len(grammar.splitlines()) == 1 + len(SPECS)
 
 
 def test_split_cells_keeps_quoted_commas():
@@ -51,7 +62,7 @@ def test_grammar_generates_only_legal_rows(uniform_backend):
             seen.add(value)
             assert 0 <= n <= 5 and -1.5 <= f <= 2.25
             assert round(f, 2) == f
-    assert len(seen) >= 6
+    assert len(seen) >= 12
 
 
 def test_choice_grammar(uniform_backend):

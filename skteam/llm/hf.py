@@ -124,17 +124,51 @@ class HFBackend:
 
     # -- text helpers -----------------------------------------------------
     def chat_prompt(self, system: str, user: str, prefill: str = "") -> str:
+        """The chat template around ``system`` and ``user``, then ``prefill``.
+
+        The texts carry data (column names, categories, descriptions), so a
+        special-token string inside them (``"<|im_end|>"``) is broken with a
+        zero-width space: only the template itself opens or closes a turn.
+        """
         messages = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": user},
+            {"role": "system", "content": self._as_text(system)},
+            {"role": "user", "content": self._as_text(user)},
         ]
         text = self.tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )
-        return text + prefill
+        return text + self._as_text(prefill)
+
+    @property
+    def _special_texts(self) -> tuple:
+        texts = getattr(self, "_special_texts_cache", None)
+        if texts is None:
+            found = {t.content for t in getattr(self.tokenizer, "added_tokens_decoder",
+                                                {}).values() if t.special}
+            found.update(getattr(self.tokenizer, "all_special_tokens", []))
+            texts = tuple(sorted((t for t in found if len(t) > 1), key=len,
+                                 reverse=True))
+            self._special_texts_cache = texts
+        return texts
+
+    def _as_text(self, text: str) -> str:
+        """``text`` with every special-token string made ordinary text."""
+        for special in self._special_texts:
+            if special in text:
+                broken = special[0] + ZERO_WIDTH_SPACE + special[1:]
+                text = text.replace(special, broken)
+        return text
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        """Tokens of ``text`` read as ordinary text.
+
+        A special-token string is counted as the ordinary tokens that spell
+        it (as generation writes it), so budgets of data never fall short;
+        the template's own markers in a chat prompt are then over-counted by
+        a few tokens, which keeps context checks on the safe side.
+        """
+        return len(self.tokenizer.encode(text, add_special_tokens=False,
+                                         split_special_tokens=True))
 
     # -- grammar ------------------------------------------------------------
     @property
@@ -158,6 +192,24 @@ class HFBackend:
         if matcher.is_error():
             raise ValueError(f"Invalid grammar: {matcher.get_error()}\n{grammar}")
         return matcher
+
+    def _spelled(self, matcher) -> list:
+        """The next forced token, with special-token strings spelled as text.
+
+        A forced text that holds a special-token string (``"<|im_end|>"`` in
+        a category or a column name) tokenizes to that special token, which
+        the grammar does not accept as text; spelling it with ordinary tokens
+        keeps data as data.
+        """
+        text = matcher.compute_ff_bytes().decode("utf-8", errors="ignore")
+        ids = self.tokenizer.encode(text, add_special_tokens=False,
+                                    split_special_tokens=True)
+        if ids and matcher.validate_tokens(ids[:1]) == 1:
+            return ids[:1]
+        raise RuntimeError(
+            f"The grammar forces the text {text!r}, which the tokenizer of "
+            f"{self.name!r} cannot write token by token."
+        )
 
     # -- model calls ----------------------------------------------------------
     @property
@@ -316,6 +368,8 @@ class HFBackend:
                 for j, i in enumerate(active):
                     m = matchers[i]
                     forced_now = m.compute_ff_tokens()
+                    if forced_now and m.validate_tokens(forced_now[:1]) != 1:
+                        forced_now = self._spelled(m)
                     if forced_now:
                         token = forced_now[0]
                         n_forced += 1
@@ -355,6 +409,7 @@ class HFBackend:
         return texts, n_in, n_out - n_forced, n_forced
 
 
+ZERO_WIDTH_SPACE = "\u200b"
 # Shorter shared prefixes are not worth a separate forward pass.
 MIN_SHARED_PREFIX = 16
 

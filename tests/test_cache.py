@@ -1,0 +1,212 @@
+"""The raw-batch cache: what is written to disk is read back only when intact.
+
+Most tests drive :class:`skteam.cache.BatchStream` with ``fake_produce``, a
+labelled test double that makes numbered batches without any model; one
+test runs the sampler with ``model="test::uniform"`` (the grammar-only
+test double) and an on-disk cache.
+"""
+
+import json
+import logging
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skteam import TeamTrimSampler
+from skteam.cache import (
+    FORMAT_VERSION,
+    BatchStream,
+    RawBatch,
+    clear_streams,
+    fingerprint,
+)
+
+KEY = "a" * 64
+CLASSES = [np.int64(0), np.int64(1)]
+
+
+class fake_produce:
+    """Test double for the generator: batch ``i`` of class ``c`` holds ``[[c, i]]``.
+
+    Counts its calls; raises ``fail`` (when set) instead of producing.
+    """
+
+    def __init__(self, fail=None):
+        self.calls = 0
+        self.fail = fail
+
+    def __call__(self, target, first, n):
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        return [RawBatch(target=target, index=first + b,
+                         rows=[[int(target), first + b]], labels=[target],
+                         usage={"output_tokens": 3})
+                for b in range(n)]
+
+
+def filled(tmp_path, key=KEY):
+    stream = BatchStream(key, CLASSES, tmp_path)
+    stream.get(CLASSES[1], 0, fake_produce(), 2)
+    return stream
+
+
+def test_round_trip_restores_batches_and_label_types(tmp_path):
+    filled(tmp_path)
+    again = BatchStream(KEY, CLASSES, tmp_path)
+    assert again.loaded_from_disk
+    produce = fake_produce()
+    batch, hit = again.get(CLASSES[1], 1, produce, 2)
+    assert hit and produce.calls == 0
+    assert batch.rows == [[1, 1]] and batch.labels == [1]
+    assert type(batch.labels[0]) is np.int64 and type(batch.target) is np.int64
+
+
+def _rewrite(stream, edit):
+    doc = json.loads(stream.path.read_text())
+    edit(doc)
+    stream.path.write_text(json.dumps(doc))
+
+
+def _with_checksum(doc):
+    import hashlib
+
+    payload = json.dumps(doc["batches"], sort_keys=True)
+    doc["checksum"] = hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _other_key(doc):
+    doc["key"] = "b" * 64
+
+
+def _tampered_rows(doc):
+    doc["batches"][0]["rows"] = [[1, 999]]
+
+
+def _tampered_rows_new_checksum_other_key(doc):
+    doc["batches"][0]["rows"] = [[1, 999]]
+    doc["key"] = "b" * 64
+    _with_checksum(doc)
+
+
+def _old_format(doc):
+    doc["format"] = FORMAT_VERSION + 1
+
+
+def _unknown_class(doc):
+    doc["batches"][0]["labels"] = [7]
+    _with_checksum(doc)
+
+
+def _not_a_dict(doc):
+    doc.clear()
+
+
+@pytest.mark.parametrize("edit", [_other_key, _tampered_rows,
+                                  _tampered_rows_new_checksum_other_key, _old_format,
+                                  _unknown_class, _not_a_dict])
+def test_mismatched_or_tampered_files_are_never_read(tmp_path, caplog, edit):
+    stream = filled(tmp_path)
+    _rewrite(stream, edit)
+    with caplog.at_level(logging.WARNING, logger="skteam"):
+        again = BatchStream(KEY, CLASSES, tmp_path)
+    assert not again.loaded_from_disk and again.batches == {}
+    assert "Ignoring the unreadable or mismatched cache file" in caplog.text
+    produce = fake_produce()
+    batch, hit = again.get(CLASSES[1], 0, produce, 2)
+    assert not hit and produce.calls == 1 and batch.rows == [[1, 0]]
+    # the bad file was replaced by a good one
+    assert BatchStream(KEY, CLASSES, tmp_path).loaded_from_disk
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"\xff\xfe\x00garbage",
+                                     b"[1, 2, 3]", b'{"format": 1}'])
+def test_corrupt_files_are_ignored(tmp_path, caplog, content):
+    stream = filled(tmp_path)
+    stream.path.write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="skteam"):
+        again = BatchStream(KEY, CLASSES, tmp_path)
+    assert again.batches == {} and not again.loaded_from_disk
+    assert "Ignoring" in caplog.text
+
+
+def test_a_file_is_read_only_under_its_own_key(tmp_path):
+    stream = filled(tmp_path, key=KEY)
+    # the file of one key copied to where another key's file would be
+    other = BatchStream("c" * 64, CLASSES, None)
+    other.cache_dir = tmp_path
+    other.path.write_text(stream.path.read_text())
+    assert BatchStream("c" * 64, CLASSES, tmp_path).batches == {}
+
+
+def test_failed_production_leaves_no_partial_state(tmp_path):
+    stream = BatchStream(KEY, CLASSES, tmp_path)
+    for exc in (MemoryError(), KeyboardInterrupt(), RuntimeError("out of memory")):
+        with pytest.raises(type(exc)):
+            stream.get(CLASSES[0], 0, fake_produce(fail=exc), 3)
+        assert stream.batches == {}
+        assert not stream.path.exists()
+        assert not list(tmp_path.glob("*.tmp"))
+        assert not stream.lock.locked()  # the next caller does not hang
+    batch, hit = stream.get(CLASSES[0], 2, fake_produce(), 3)
+    assert not hit and batch.rows == [[0, 2]]
+    assert sorted(i for _, i in stream.batches) == [0, 1, 2]
+
+
+def test_concurrent_readers_produce_a_chunk_once():
+    stream = BatchStream(KEY, CLASSES)
+    produce = fake_produce()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(
+        stream.get(CLASSES[0], 1, produce, 4)[0])) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert produce.calls == 1 and len({id(b) for b in got}) == 1
+
+
+def test_fingerprint_sees_data_dtypes_and_names():
+    X = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    base = fingerprint(X, np.array([0, 1]), {"p": 1})
+    assert base == fingerprint(X.copy(), np.array([0, 1]), {"p": 1})
+    assert base != fingerprint(X.assign(a=[1, 3]), np.array([0, 1]), {"p": 1})
+    assert base != fingerprint(X.astype({"a": "float64"}), np.array([0, 1]), {"p": 1})
+    assert base != fingerprint(X.rename(columns={"a": "A"}), np.array([0, 1]), {"p": 1})
+    assert base != fingerprint(X, np.array([1, 0]), {"p": 1})
+    assert base != fingerprint(X, np.array([0, 1]), {"p": 2})
+
+
+def test_sampler_never_reads_a_corrupt_cache_back(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.integers(0, 9, 20),
+                      "b": np.round(rng.normal(size=20), 1)})
+    y = np.array([0] * 14 + [1] * 6)
+    params = dict(model="test::uniform", verbose=0, qc=(), random_state=0,
+                  batch_size=4, cache_dir=tmp_path,
+                  plan={"roles": [{"name": "All", "features": ["a", "b"]}]})
+    clear_streams()
+    fresh = TeamTrimSampler(**params)
+    first = fresh.fit_resample(X, y)
+    (path,) = tmp_path.glob("skteam-stream-*.json")
+    doc = json.loads(path.read_text())
+    doc["batches"][0]["rows"][0][0] = 10**6  # a value no fit could generate
+    path.write_text(json.dumps(doc))
+    clear_streams()
+    with caplog.at_level(logging.WARNING, logger="skteam"):
+        sampler = TeamTrimSampler(**params)
+        second = sampler.fit_resample(X, y)
+    assert "Ignoring the unreadable or mismatched cache file" in caplog.text
+    # as many batches came from the cache as in a fit without a file
+    stats = sampler.generation_stats_
+    assert stats["cached_batches"] == fresh.generation_stats_["cached_batches"]
+    assert stats["cached_batches"] < len(sampler.qc_report_)
+    pd.testing.assert_frame_equal(pd.DataFrame(second[0]), pd.DataFrame(first[0]))
+    np.testing.assert_array_equal(second[1], first[1])
+    # the rewritten file is intact and is read back by the next fit
+    clear_streams()
+    third = TeamTrimSampler(**params)
+    third.fit_resample(X, y)
+    assert third.generation_stats_["cached_batches"] == len(third.qc_report_) > 0
