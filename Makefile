@@ -5,7 +5,7 @@ PIP ?= $(PYTHON) -m pip
 STAMP := .install.stamp
 DOCS_STAMP := .docs.stamp
 
-.PHONY: install demo test test-slow lint docs docs-noplot docs-clean clean
+.PHONY: install demo test test-slow test-server lint docs docs-noplot docs-clean clean
 
 $(STAMP): pyproject.toml
 	# torch first, pinned: it resolves to the local CPU wheel instead of a CUDA build
@@ -26,6 +26,12 @@ test: install
 
 test-slow: install
 	$(PYTHON) -m pytest -m slow -q
+
+# The OpenAI-compatible backend against a real llama.cpp server started by
+# the tests (the default run skips these when llama-cpp-python is missing).
+test-server: install
+	$(PIP) install -e ".[server]"
+	$(PYTHON) -m pytest tests/llm/test_openai.py -m "slow or not slow" -q
 
 lint: install
 	$(PYTHON) -m ruff check skteam tests benchmarks

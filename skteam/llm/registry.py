@@ -19,10 +19,24 @@ _KEY_LOCKS: dict = {}
 def parse_model_spec(model) -> tuple[str, str]:
     """Split a model spec into ``(kind, target)``.
 
-    Accepted forms: ``"embedded"``; ``"hf::<dir or .gguf>"`` or a bare local
-    path; ``"test::uniform"`` (the grammar-only test double of
-    :mod:`skteam.llm._testing`); an object that already implements
-    :class:`~skteam.llm.base.Backend`.
+    Accepted forms:
+
+    - ``"embedded"``: the bundled SmolLM2-135M-Instruct GGUF file;
+    - ``"hf::<dir or .gguf>"`` or a bare local path: transformers, on the
+      CPU or one GPU (:mod:`skteam.llm.hf`);
+    - ``"vllm::<local dir>"``: vLLM's offline engine, tensor-parallel over
+      the visible GPUs (:mod:`skteam.llm.vllm`; ``pip install skteam[vllm]``);
+    - ``"openai::<base url>|<model name>"``: a running OpenAI-compatible
+      server such as vLLM or llama.cpp's, e.g.
+      ``"openai::http://127.0.0.1:8000/v1|Qwen/Qwen2.5-7B-Instruct"``; the
+      model name may be omitted to use the server's first model
+      (:mod:`skteam.llm.openai`; ``pip install skteam[openai]``);
+    - ``"test::uniform"``: the grammar-only test double of
+      :mod:`skteam.llm._testing`;
+    - an object that already implements :class:`~skteam.llm.base.Backend`.
+
+    Nothing is contacted or loaded here; ``vllm::`` and ``hf::`` paths and
+    ``openai::`` URLs are checked for form only.
     """
     if not isinstance(model, str):
         raise TypeError(
@@ -33,13 +47,26 @@ def parse_model_spec(model) -> tuple[str, str]:
         return "hf", str(embedded_model_path())
     if "::" in model:
         kind, _, target = model.partition("::")
-        if kind not in {"hf", "test"}:
+        if kind not in {"hf", "test", "vllm", "openai"}:
             raise ValueError(
                 f"Unknown model backend {kind!r} in model={model!r}; use "
-                "'embedded', 'hf::<local dir>' or a local path."
+                "'embedded', 'hf::<local dir>', 'vllm::<local dir>', "
+                "'openai::<base url>|<model name>' or a local path."
             )
         if kind == "hf":
             _check_path(target, model)
+        elif kind == "vllm":
+            _check_path(target, model)
+            if not Path(target).is_dir():
+                raise ValueError(
+                    f"model={model!r}: vLLM needs a Hugging Face model directory "
+                    "(config.json and weights), not a single file."
+                )
+        elif kind == "openai":
+            from .openai import parse_openai_target
+
+            base_url, name = parse_openai_target(target)
+            target = f"{base_url}|{name}" if name else base_url
         return kind, target
     _check_path(model, model)
     return "hf", model
@@ -73,7 +100,10 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
     model : str or Backend
         See :func:`parse_model_spec`. A Backend instance is returned as is.
     device : str, default="auto"
+        For ``hf`` models only (vLLM always uses the visible GPUs; a server
+        uses its own).
     dtype : str, default="auto"
+        For ``hf`` and ``vllm`` models.
 
     Returns
     -------
@@ -88,6 +118,11 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
         device = resolve_device(device)
         dtype = resolve_dtype(dtype, device)
         target = str(Path(target).resolve())
+    elif kind == "vllm":
+        target = str(Path(target).resolve())
+        device = "cuda"
+    elif kind == "openai":
+        device, dtype = "remote", "remote"
     key = (kind, target, device, dtype)
     with _REGISTRY_LOCK:
         if key in _REGISTRY:
@@ -101,6 +136,14 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
             from .hf import HFBackend
 
             backend = HFBackend(target, device=device, dtype=dtype)
+        elif kind == "vllm":
+            from .vllm import VLLMBackend
+
+            backend = VLLMBackend(target, dtype=dtype)
+        elif kind == "openai":
+            from .openai import OpenAIBackend, parse_openai_target
+
+            backend = OpenAIBackend(*parse_openai_target(target))
         else:
             from ._testing import make_test_backend
 
