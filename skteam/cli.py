@@ -197,10 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--max-batches", type=int, default=None, metavar="N",
                           help="batches generated per class at most (default: "
                                "derived from the quota)")
-    generate.add_argument("--on-shortfall", choices=("raise", "warn"),
-                          default="raise",
-                          help="when a quota is not met: fail (raise, default) "
-                               "or write fewer rows with a warning (warn)")
+    generate.add_argument("--on-shortfall", choices=("fill", "raise", "warn"),
+                          default="fill",
+                          help="when the QC accepts too few rows: complete the "
+                               "counts with rows that passed the sanity stage "
+                               "only, with a warning (fill, default), fail "
+                               "(raise) or write fewer rows (warn)")
     generate.add_argument("--cost-c", type=float, default=1.0, metavar="C",
                           help="cost-duel threshold tau = mean + C*std of the "
                                "null (default: 1.0)")

@@ -102,8 +102,14 @@ class TeamTrimSampler(BaseOverSampler):
     max_batches : int, default=None
         Batches generated per class at most; ``None`` means three times the
         batches the quota needs, plus two.
-    on_shortfall : {"raise", "warn"}, default="raise"
-        What to do when a class quota is not met within ``max_batches``.
+    on_shortfall : {"fill", "raise", "warn"}, default="fill"
+        What to do when the QC accepts too few rows of a class within
+        ``max_batches``. ``"fill"`` keeps the exact counts of
+        ``sampling_strategy`` with generated rows that passed the sanity
+        stage but were rejected by a later one (first generated first),
+        warns and counts them in ``qc_report_["filled"]``; if even those are
+        too few it raises like ``"raise"``. ``"raise"`` raises
+        :class:`ShortfallError`; ``"warn"`` warns and returns fewer rows.
     n_examples : int, default=8
         Real rows shown in each worker prompt (different for every row).
     temperature : float, default=0.8
@@ -130,14 +136,17 @@ class TeamTrimSampler(BaseOverSampler):
         True for the generated rows of the returned data.
     qc_report_ : pandas.DataFrame
         One row per batch: class, rows generated, rows dropped by each
-        stage, Δ, τ, entropy gain, verdict, tokens, seconds.
+        stage, rows kept, rows used to fill a short quota
+        (``on_shortfall="fill"``), Δ, τ, entropy gain, verdict, tokens,
+        seconds.
         Also set when a fit stops early (out of memory, an interrupt, a
         shortfall): the batches read so far, also carried by the exception
         as its ``qc_report`` attribute.
     generation_stats_ : dict
         ``llm_calls``, ``input_tokens``, ``output_tokens``, ``cells``,
         ``parse_failures``, ``seconds``, ``rows_per_second``,
-        ``output_tokens_per_cell``, ``batches``, ``cached_batches``.
+        ``output_tokens_per_cell``, ``batches``, ``cached_batches``,
+        ``filled_rows``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
@@ -175,7 +184,7 @@ class TeamTrimSampler(BaseOverSampler):
         "qc": [tuple, list],
         "cost_null_draws": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_batches": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "on_shortfall": [StrOptions({"raise", "warn"})],
+        "on_shortfall": [StrOptions({"fill", "raise", "warn"})],
         "n_examples": [Interval(numbers.Integral, 1, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
         "cache_dir": [str, os.PathLike, None],
@@ -201,7 +210,7 @@ class TeamTrimSampler(BaseOverSampler):
         qc=QC_STAGES,
         cost_null_draws=1000,
         max_batches=None,
-        on_shortfall="raise",
+        on_shortfall="fill",
         n_examples=8,
         temperature=0.8,
         cache_dir=None,
@@ -432,6 +441,8 @@ class TeamTrimSampler(BaseOverSampler):
         cur_X, cur_y = X_df, y
         used = {c: 0 for c in quotas}
         records = []
+        reserve = []  # (record index, row, label): sane rows the QC rejected
+        filled = {}
         cached = 0
         bar = tqdm(total=sum(quotas.values()), desc="skteam rows", unit="row",
                    disable=not self.verbose, leave=False)
@@ -455,8 +466,9 @@ class TeamTrimSampler(BaseOverSampler):
                         raise
                     used[target] += 1
                     cached += int(hit)
-                    record, kept = self._trim_batch(batch, trim, cur_X, cur_y,
-                                                    remaining)
+                    record, kept, spare = self._trim_batch(batch, trim, cur_X,
+                                                           cur_y, remaining)
+                    reserve.extend((len(records), row, lab) for row, lab in spare)
                     for row, label in kept:
                         accepted[label].append(row)
                         remaining[label] -= 1
@@ -475,6 +487,9 @@ class TeamTrimSampler(BaseOverSampler):
                                  record["class"], record["batch"],
                                  record["n_generated"], record["kept"],
                                  record["verdict"])
+            if self.on_shortfall == "fill" and any(v > 0 for v in remaining.values()):
+                filled = self._fill(reserve, records, remaining, accepted)
+                bar.update(sum(filled.values()))
         except BaseException as exc:
             failure = exc
             raise
@@ -486,11 +501,14 @@ class TeamTrimSampler(BaseOverSampler):
                                             len(self.schema_.names),
                                             self._rows_generated)
             self.generation_stats_["n_examples_used"] = self._n_examples_used[0]
+            self.generation_stats_["filled_rows"] = int(sum(filled.values()))
             if failure is not None:
                 _attach_report(failure, self.qc_report_)
         short = {c: r for c, r in remaining.items() if r > 0}
         if short:
             self._shortfall(short, quotas)
+        if any(filled.values()):
+            self._warn_filled(filled, quotas)
 
         parts_X = [X_df]
         parts_y = [np.asarray(y)]
@@ -572,22 +590,24 @@ class TeamTrimSampler(BaseOverSampler):
             "batch": batch.index, "class": batch.target, "n_generated": n_gen,
             "parse_failures": batch.failures, "relabelled": 0,
             "dropped_sanity": 0, "dropped_cost": 0, "dropped_diversity": 0,
-            "dropped_quota": 0, "kept": 0, "delta": np.nan, "tau": np.nan,
+            "dropped_quota": 0, "kept": 0, "filled": 0, "delta": np.nan, "tau": np.nan,
             "entropy_gain": np.nan, "verdict": "",
             "output_tokens": batch.usage.get("output_tokens", 0),
         }
         if n_gen == 0:
             record["verdict"] = "empty batch"
-            return record, []
+            return record, [], []
         labels = list(batch.labels)
         record["relabelled"] = sum(lab != batch.target for lab in labels)
         keep = np.ones(n_gen, dtype=bool)
+        sane = keep
         if trim is not None:
             frame = _restore_dtypes(pd.DataFrame(batch.rows, columns=cols), cur_X)
             verdict = trim.trim_batch(frame, np.array(labels, dtype=cur_y.dtype),
                                       X_current=cur_X, y_current=cur_y,
                                       target=batch.target)
             keep = np.asarray(verdict.keep, dtype=bool)
+            sane = np.asarray(verdict.sane, dtype=bool)
             for stage in QC_STAGES:
                 record[f"dropped_{stage}"] = int(verdict.dropped.get(stage, 0))
             record.update(delta=verdict.delta, tau=verdict.tau,
@@ -606,7 +626,41 @@ class TeamTrimSampler(BaseOverSampler):
                 logger.debug("Dropped a row labelled %r: its class needs no rows.",
                              label)
         record["kept"] = len(kept)
-        return record, kept
+        # rows that passed the sanity stage but not the batch's later stages:
+        # the reserve of on_shortfall="fill"
+        spare = [(batch.rows[i], labels[i]) for i in np.flatnonzero(sane & ~keep)
+                 if labels[i] in remaining]
+        return record, kept, spare
+
+    def _fill(self, reserve, records, remaining, accepted) -> dict:
+        """Fill short quotas from the reserve, in generation order.
+
+        Returns class -> rows filled; counts them in ``records`` (``filled``).
+        """
+        filled = {}
+        for at, row, label in reserve:
+            if remaining.get(label, 0) <= 0:
+                continue
+            accepted[label].append(row)
+            remaining[label] -= 1
+            filled[label] = filled.get(label, 0) + 1
+            records[at]["filled"] = records[at].get("filled", 0) + 1
+        return filled
+
+    def _warn_filled(self, filled, quotas):
+        parts = []
+        for c, n in filled.items():
+            label = c.item() if isinstance(c, np.generic) else c
+            parts.append(f"{n} of the {quotas[c]} rows of class {label!r}")
+        warnings.warn(
+            "The QC accepted too few batches within max_batches, so "
+            + "; ".join(parts) + " are generated rows that passed the sanity "
+            "stage but were rejected by a later stage (on_shortfall='fill'; "
+            "column 'filled' of qc_report_). Raise max_batches or relax the QC "
+            "for fully trimmed rows, or pass on_shortfall='raise' to get an "
+            "error instead.",
+            UserWarning, stacklevel=3,
+        )
 
     def _shortfall(self, short, quotas):
         report = self.qc_report_
@@ -626,15 +680,21 @@ class TeamTrimSampler(BaseOverSampler):
                + "; ".join(parts)
                + ". Raise max_batches, relax the QC (lower cost_c or "
                "diversity_threshold, or drop stages with qc=...), or pass "
-               "on_shortfall='warn' to return fewer rows. See qc_report_.")
-        if self.on_shortfall == "raise":
+               "on_shortfall='warn' to return fewer rows. See qc_report_."
+               + (" Rows rejected by the cost or diversity stage were used "
+                  "as well (on_shortfall='fill')." if self.on_shortfall == "fill"
+                  else ""))
+        if self.on_shortfall in ("raise", "fill"):
             raise ShortfallError(msg, report, {c: quotas[c] - m for c, m in
                                                short.items()})
         warnings.warn(msg, UserWarning, stacklevel=3)
 
 
 class ShortfallError(ValueError):
-    """A class quota was not met within ``max_batches`` (``on_shortfall="raise"``).
+    """A class quota was not met within ``max_batches``.
+
+    Raised with ``on_shortfall="raise"``, and with ``"fill"`` when even the
+    QC-rejected rows that passed the sanity stage are too few.
 
     Attributes
     ----------
@@ -670,7 +730,7 @@ LABEL_EXAMPLES = 8  # real rows shown in each label worker prompt
 _REPORT_COLUMNS = [
     "batch", "class", "n_generated", "parse_failures", "relabelled",
     "dropped_sanity", "dropped_cost", "dropped_diversity", "dropped_quota",
-    "kept", "delta", "tau", "entropy_gain", "verdict", "output_tokens",
+    "kept", "filled", "delta", "tau", "entropy_gain", "verdict", "output_tokens",
     "cached", "seconds",
 ]
 

@@ -99,7 +99,7 @@ def test_seed_reproducible_and_no_global_rng_change():
 
 def test_qc_report_and_shortfall_error():
     X, y = small_frame()
-    s = TeamTrimSampler(**FAST, max_batches=2, cost_c=50.0)
+    s = TeamTrimSampler(**FAST, max_batches=2, cost_c=50.0, on_shortfall="raise")
     with pytest.raises(ValueError, match=r"class 1 got \d+ of 20 rows.*cost"):
         s.fit_resample(X, y)
     report = s.qc_report_
@@ -111,6 +111,43 @@ def test_qc_report_and_shortfall_error():
     with pytest.warns(UserWarning, match="could not fill"):
         Xr, yr = s.set_params(on_shortfall="warn").fit_resample(X, y)
     assert Counter(yr)[1] < 30
+
+
+def test_fill_completes_quotas_with_sane_rejected_rows():
+    # test double: a strict cost duel rejects most batches; "fill" (the
+    # default) completes the exact counts with rows that passed sanity only
+    X, y = small_frame()
+    params = dict(FAST, max_batches=4, cost_c=50.0, constraints=["age <= 60"])
+    strict = TeamTrimSampler(**params, on_shortfall="warn")
+    with pytest.warns(UserWarning, match="could not fill"):
+        _, y_warn = strict.fit_resample(X, y)
+    trimmed = Counter(y_warn)[1] - Counter(y)[1]
+    s = TeamTrimSampler(**params)
+    assert s.on_shortfall == "fill"
+    with pytest.warns(UserWarning, match=r"rows of class 1 are generated rows that "
+                                         r"passed the sanity stage"):
+        Xr, yr = s.fit_resample(X, y)
+    assert Counter(yr) == Counter({0: 30, 1: 30})
+    report = s.qc_report_
+    filled = int(report["filled"].sum())
+    assert filled == s.generation_stats_["filled_rows"] == 20 - trimmed > 0
+    # only batches the later stages rejected give rows, never sanity failures
+    assert (report.loc[report["filled"] > 0, "dropped_cost"] > 0).all()
+    assert (Xr[s.synthetic_mask_]["age"] <= 60).all()
+    # the first rows are those the QC accepted, as with on_shortfall="warn"
+    pd.testing.assert_frame_equal(
+        Xr[s.synthetic_mask_ & (yr == 1)].head(trimmed).reset_index(drop=True),
+        strict.fit_resample(X, y)[0][strict.synthetic_mask_ & (y_warn == 1)]
+        .reset_index(drop=True), check_dtype=False)
+
+
+def test_fill_still_short_raises():
+    X, y = small_frame()
+    s = TeamTrimSampler(**FAST, max_batches=1, qc=("sanity", "cost"),
+                        constraints=["age >= 200"])  # no row is sane
+    with pytest.raises(ValueError, match=r"could not fill.*on_shortfall='fill'"):
+        s.fit_resample(X, y)
+    assert s.qc_report_["filled"].sum() == 0
 
 
 def test_constraints_are_enforced_by_sanity():

@@ -32,6 +32,8 @@ class BatchVerdict:
     ----------
     keep : ndarray of bool, shape (n_batch,)
         Rows of the batch that join the data.
+    sane : ndarray of bool, shape (n_batch,)
+        Rows that passed the sanity stage (every row when it did not run).
     accepted : bool
         Whether some row of the batch joins the data (the batch passed every
         stage that ran).
@@ -54,6 +56,7 @@ class BatchVerdict:
 
     keep: np.ndarray
     accepted: bool
+    sane: np.ndarray | None = None
     dropped: dict = field(default_factory=lambda: {s: 0 for s in STAGES})
     sanity_rules: dict = field(default_factory=dict)
     delta: float = np.nan
@@ -278,7 +281,7 @@ class TrimQC(BaseEstimator):
         if len(X_b) != n:
             raise ValueError(f"X_batch has {len(X_b)} rows but y_batch has {n}.")
         keep = np.ones(n, dtype=bool)
-        out = BatchVerdict(keep, False)
+        out = BatchVerdict(keep, False, sane=keep.copy())
         notes = []
         stages = self._stages
         if n == 0:
@@ -290,6 +293,7 @@ class TrimQC(BaseEstimator):
             out.sanity_rules = res.dropped_by_rule
             out.dropped["sanity"] = int((~res.keep).sum())
             keep = keep & res.keep
+            out.sane = keep.copy()
             if out.dropped["sanity"]:
                 worst = max(res.dropped_by_rule, key=res.dropped_by_rule.get)
                 notes.append(f"sanity dropped {out.dropped['sanity']} "
