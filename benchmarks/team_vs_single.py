@@ -10,7 +10,7 @@ rows):
 Writes ``benchmarks/results/team_vs_single.csv``.
 
 Usage: ``python benchmarks/team_vs_single.py [--rows 500] [--train 200]
-[--model embedded] [--seed 0]``.
+[--model embedded] [--seed 0] [--generators team "single prompt"] [--out CSV]``.
 """
 
 from __future__ import annotations
@@ -67,20 +67,25 @@ def main(argv=None):
     p.add_argument("--train", type=int, default=200)
     p.add_argument("--model", default="embedded")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--generators", nargs="+", default=["team", "single prompt"],
+                   choices=["team", "single prompt"])
+    p.add_argument("--out", default=str(RESULTS / "team_vs_single.csv"))
     args = p.parse_args(argv)
     X, y = load_compas()
     idx = np.random.default_rng(args.seed).permutation(len(X))[: args.train]
     X, y = X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True)
     single = {"roles": [{"name": "Record writer", "features": list(X.columns)}]}
     out = []
-    for name, plan in [("team", None), ("single prompt", single)]:
+    plans = {"team": None, "single prompt": single}
+    for name in args.generators:
+        plan = plans[name]
         row = run(plan, X, y, args.rows, args.model, args.seed)
         row.update(generator=name, model=args.model, seed=args.seed,
                    train_rows=args.train)
         print(row, flush=True)
         out.append(row)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "team_vs_single.csv"
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(out).to_csv(path, index=False)
     print(f"wrote {path}")
 

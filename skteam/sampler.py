@@ -109,7 +109,7 @@ class TeamTrimSampler(BaseOverSampler):
         stage but were rejected by a later one (first generated first),
         warns and counts them in ``qc_report_["filled"]``; if even those are
         too few it raises like ``"raise"``. ``"raise"`` raises
-        :class:`ShortfallError`; ``"warn"`` warns and returns fewer rows.
+        ``ShortfallError``; ``"warn"`` warns and returns fewer rows.
     n_examples : int, default=8
         Real rows shown in each worker prompt (different for every row).
     temperature : float, default=0.8
