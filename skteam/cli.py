@@ -668,8 +668,10 @@ def _check_plan(plan, X, y, path):
 
 def _read_text(path, what):
     p = Path(path)
-    if not p.is_file():
-        raise CLIError(f"{what} file {str(p)!r} does not exist")
+    # exists, not is_file: a pipe (bash's <(...)) is a readable file too
+    if not p.exists() or p.is_dir():
+        raise CLIError(f"{what} file {str(p)!r} does not exist"
+                       + (" (it is a directory)" if p.is_dir() else ""))
     try:
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
