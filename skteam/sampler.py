@@ -306,7 +306,8 @@ class TeamTrimSampler(BaseOverSampler):
             _column_names(X.columns)
         # the label's name is what prompts call it; check_target_type drops it
         name = getattr(y, "name", None)
-        self._target_name = None if name is None else " ".join(str(name).split()) or None
+        self._target_name = (None if name is None
+                             else " ".join(str(name).split()) or None)
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         if not isinstance(X, pd.DataFrame):
             X = np.asarray(X) if not isinstance(X, np.ndarray) else X

@@ -10,6 +10,7 @@ grammar is complete.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -99,6 +100,14 @@ class HFBackend:
         self.usage = Usage()
         self._lock = threading.Lock()
         torch_dtype = getattr(torch, self.dtype)
+        logger.info("Loading %s on %s (%s).", path.name, self.device, self.dtype)
+        # transformers' own bars (de-quantising, loading weights) would
+        # interleave with skteam's progress bar: a log line says it instead
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        gguf_tqdm = _quiet_gguf_bar()
         try:
             self.tokenizer = load_tokenizer(path)
             if path.is_file():
@@ -115,6 +124,13 @@ class HFBackend:
                 f"{exc}. Pass a Hugging Face model directory with config.json "
                 "and weights, or a .gguf file."
             ) from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+            if gguf_tqdm is not None:
+                from transformers import modeling_gguf_pytorch_utils
+
+                modeling_gguf_pytorch_utils.tqdm = gguf_tqdm
         self.model = model.to(self.device).eval()
         self.context_length = int(
             getattr(self.model.config, "max_position_embeddings", 2048)
@@ -382,7 +398,8 @@ class HFBackend:
                         continue
                     if not m.consume_token(token):
                         raise RuntimeError(
-                            f"The grammar matcher rejected its own token: {m.get_error()}"
+                            "The grammar matcher rejected its own token: "
+                            f"{m.get_error()}"
                         )
                     out_tokens[i].append(token)
                     chosen[j] = token
@@ -407,6 +424,20 @@ class HFBackend:
         texts = [tok.decode(t, skip_special_tokens=True) for t in out_tokens]
         n_out = sum(len(t) for t in out_tokens)
         return texts, n_in, n_out - n_forced, n_forced
+
+
+def _quiet_gguf_bar():
+    """Silence the GGUF de-quantising bar (a bare tqdm, not behind
+    transformers' switch); return the original to restore, or None."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as module
+    except ImportError:
+        return None
+    original = getattr(module, "tqdm", None)
+    if original is None:
+        return None
+    module.tqdm = functools.partial(original, disable=True)
+    return original
 
 
 ZERO_WIDTH_SPACE = "\u200b"
