@@ -65,7 +65,8 @@ def main(argv=None):
             model = LogisticRegression(max_iter=1000).fit(Xr, yr)
             rep = sampler.qc_report_
             out.append({
-                "setting": name, "seed": seed, "kept": int(sampler.synthetic_mask_.sum()),
+                "setting": name, "seed": seed,
+                "kept": int(sampler.synthetic_mask_.sum()),
                 "batches": len(rep),
                 "dropped_sanity": int(rep["dropped_sanity"].sum()),
                 "dropped_cost": int(rep["dropped_cost"].sum()),

@@ -50,7 +50,8 @@ def run(plan, X, y, rows, model, seed):
         "plan": sampler.plan_["source"],
         "roles": len(sampler.plan_["roles"]),
         "rows": len(new),
-        "priors_ge_juv_fel": float((new["priors_count"] >= new["juv_fel_count"]).mean()),
+        "priors_ge_juv_fel": float(
+            (new["priors_count"] >= new["juv_fel_count"]).mean()),
         "inside_schema": float(inside.mean()),
         "parse_failures": stats["parse_failures"],
         "output_tokens_per_cell": stats["output_tokens_per_cell"],

@@ -142,7 +142,8 @@ class BatchStream:
                 raise ValueError("not a cache document")
             payload = json.dumps(doc["batches"], sort_keys=True)
             if (doc.get("format") != FORMAT_VERSION or doc.get("key") != self.key
-                    or doc.get("checksum") != hashlib.sha256(payload.encode()).hexdigest()):
+                    or doc.get("checksum")
+                    != hashlib.sha256(payload.encode()).hexdigest()):
                 raise ValueError("key, format or checksum mismatch")
             for item in doc["batches"]:
                 batch = RawBatch(

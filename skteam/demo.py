@@ -48,7 +48,8 @@ def main(argv=None):
     sampler = TeamTrimSampler(
         model=args.model,
         feature_descriptions=DESCRIPTIONS,
-        dataset_description="Iris flowers measured in cm; species is the flower's species.",
+        dataset_description=("Iris flowers measured in cm; species is the "
+                             "flower's species."),
         sampling_strategy={"versicolor": 10, "virginica": 10},
         # The demo keeps the QC's sanity stage only, so that it always shows
         # rows; the cost and diversity stages may reject every batch of the

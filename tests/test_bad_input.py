@@ -276,7 +276,7 @@ CASES = [
      (TypeError, r"constraint must be a string.*3")),
     ("constraints-as-one-string", frame, {"constraints": "age > 1"},
      (ValueError, r"'constraints' parameter")),
-    # -- plans --------------------------------------------------------------------------
+    # -- plans ---------------------------------------------------------------
     ("plan-unknown-feature", frame,
      {"plan": _plan([("A", ["age", "bmi", "nope"]), ("B", ["sex", "smoker"])])},
      (ValueError, r"unknown feature 'nope'")),

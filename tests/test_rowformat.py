@@ -70,7 +70,8 @@ def test_choice_grammar(uniform_backend):
     texts = uniform_backend.generate(["x"] * 10, [g] * 10, seeds=range(10),
                                      max_new_tokens=20)
     for t in texts:
-        assert all(v in {"LR", "MR", "HR"} for v in split_lines(t, ["r1 -> ", "r2 -> "]))
+        lines = split_lines(t, ["r1 -> ", "r2 -> "])
+        assert all(v in {"LR", "MR", "HR"} for v in lines)
 
 
 def test_split_lines_checks_prefixes():

@@ -69,7 +69,8 @@ class Plan:
 
     def to_dict(self) -> dict:
         return {
-            "roles": [{"name": r.name, "features": list(r.features)} for r in self.roles],
+            "roles": [{"name": r.name, "features": list(r.features)}
+                      for r in self.roles],
             "edges": [list(e) for e in self.edges],
             "source": self.source,
             "repairs": list(self.repairs),
@@ -109,7 +110,8 @@ def load_plan(plan, schema: Schema) -> Plan:
         except FileNotFoundError:
             raise ValueError(f"plan file {str(path)!r} does not exist.") from None
         except json.JSONDecodeError as exc:
-            raise ValueError(f"plan file {str(path)!r} is not valid JSON: {exc}") from None
+            raise ValueError(
+                f"plan file {str(path)!r} is not valid JSON: {exc}") from None
     if not isinstance(plan, dict) or "roles" not in plan:
         raise ValueError(
             'plan must be a dict like {"roles": [{"name": "A", "features": '
@@ -121,11 +123,13 @@ def load_plan(plan, schema: Schema) -> Plan:
     for i, item in enumerate(plan["roles"]):
         if not isinstance(item, dict) or "name" not in item or "features" not in item:
             raise ValueError(
-                f"plan role #{i} must be a dict with 'name' and 'features', got {item!r}."
+                f"plan role #{i} must be a dict with 'name' and 'features', "
+                f"got {item!r}."
             )
         name = str(item["name"])
         if any(r.name == name for r in roles):
-            raise ValueError(f"plan has two roles named {name!r}; role names must be unique.")
+            raise ValueError(f"plan has two roles named {name!r}; role names "
+                             "must be unique.")
         feats = item["features"]
         if isinstance(feats, str):
             feats = [feats]
@@ -140,7 +144,8 @@ def load_plan(plan, schema: Schema) -> Plan:
                 )
             if f in owner:
                 raise ValueError(
-                    f"plan puts feature {f!r} in two roles ({owner[f]!r} and {name!r}); "
+                    f"plan puts feature {f!r} in two roles ({owner[f]!r} and "
+                    f"{name!r}); "
                     "each feature belongs to exactly one role."
                 )
             owner[f] = name
@@ -156,12 +161,14 @@ def load_plan(plan, schema: Schema) -> Plan:
     edges = []
     for e in plan.get("edges", []):
         if not (isinstance(e, (list, tuple)) and len(e) == 2):
-            raise ValueError(f"plan edge {e!r} must be a pair [parent_role, child_role].")
+            raise ValueError(
+                f"plan edge {e!r} must be a pair [parent_role, child_role].")
         a, b = str(e[0]), str(e[1])
         for r in (a, b):
             if r not in names:
                 raise ValueError(
-                    f"plan edge {list(e)!r} names unknown role {r!r}; roles: {sorted(names)}."
+                    f"plan edge {list(e)!r} names unknown role {r!r}; "
+                    f"roles: {sorted(names)}."
                 )
         if a == b or _find_cycle_edge(edges, (a, b)):
             raise ValueError(
@@ -194,7 +201,8 @@ def repair_plan(raw: dict, schema: Schema) -> Plan:
                 repairs.append(f"dropped unknown feature {f!r} from role {name!r}")
             elif f in owner:
                 repairs.append(
-                    f"feature {f!r} was in roles {owner[f]!r} and {name!r}; kept in {owner[f]!r}"
+                    f"feature {f!r} was in roles {owner[f]!r} and {name!r}; "
+                    f"kept in {owner[f]!r}"
                 )
             else:
                 owner[f] = name

@@ -46,7 +46,8 @@ def describe_feature(spec: FeatureSpec) -> str:
     elif spec.integer:
         legal = f"integer from {int(spec.low)} to {int(spec.high)}"
     else:
-        legal = f"number from {spec.low:.{spec.decimals}f} to {spec.high:.{spec.decimals}f}"
+        d = spec.decimals
+        legal = f"number from {spec.low:.{d}f} to {spec.high:.{d}f}"
     return f"- {_name(spec.name)}{meaning} ({legal})"
 
 
@@ -179,7 +180,8 @@ def labeler_user(schema: Schema, examples: Sequence[tuple[str, str]]) -> str:
         lines.append(ctx)
     lines.append("Features and their meanings:")
     lines.extend(describe_feature(s) for s in schema.features)
-    lines.append(f"Task: give the outcome {target} (one of {classes}) of each new record.")
+    lines.append(f"Task: give the outcome {target} (one of {classes}) "
+                 "of each new record.")
     lines.append("Real records (" + ",".join(_name(n) for n in schema.names)
                  + f"{ARROW}{target}):")
     lines.extend(f"{x}{ARROW}{y}" for x, y in examples)

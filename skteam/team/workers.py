@@ -64,8 +64,8 @@ class ExamplePool:
 
 def check_answers(backend, prompts_sent, texts) -> None:
     """RuntimeError unless a backend answered every prompt with a text."""
-    if not isinstance(texts, (list, tuple)) or len(texts) != len(prompts_sent) or not all(
-            isinstance(t, str) for t in texts):
+    if (not isinstance(texts, (list, tuple)) or len(texts) != len(prompts_sent)
+            or not all(isinstance(t, str) for t in texts)):
         got = len(texts) if isinstance(texts, (list, tuple)) else type(texts).__name__
         raise RuntimeError(
             f"The backend {getattr(backend, 'name', type(backend).__name__)!r} "

@@ -232,7 +232,8 @@ def test_row_grammar_matches_llguidance():
 
 
 def test_choice_grammar_matches_llguidance():
-    lark = choice_grammar(["yes", "no", "maybe, later", "n"], prefixes=("1 -> ", "2 -> "))
+    lark = choice_grammar(["yes", "no", "maybe, later", "n"],
+                          prefixes=("1 -> ", "2 -> "))
     _assert_same_language(lark, ["1 -> yes\n2 -> n\n", "1 -> y\n2 -> no\n"])
 
 
@@ -286,7 +287,8 @@ def test_missing_start_and_undefined_rule():
 
 
 def test_llama_cpp_parses_translations():
-    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
+    llama_cpp = pytest.importorskip("llama_cpp",
+                                    reason="llama-cpp-python not installed")
     from skteam.team.manager import manager_grammar
 
     schema = _schema()

@@ -85,7 +85,8 @@ def test_parse_manager_answer():
     text = ("Roles:\n0. Demographics\n1. Health\nFeatures:\nage -> 0\nsex -> 0\n"
             "beds -> 2\nsleep -> 1\nOrder: 0 before 1; 1 before 0\n")
     raw = parse_manager_answer(text, S)
-    assert [r["features"] for r in raw["roles"]] == [["age", "sex"], ["sleep"], ["beds"]]
+    assert [r["features"] for r in raw["roles"]] == [
+        ["age", "sex"], ["sleep"], ["beds"]]
     assert raw["roles"][2]["name"] == "Role 3"
     plan = repair_plan(raw, S)
     assert len(plan.edges) == 1
