@@ -243,11 +243,11 @@ def test_pipeline_on_real_tables_with_embedded_model(table):
     else:
         X, y = load_drug(encode=True)
     X, y = _subsample(X, y, 40)
-    sampler = TeamTrimSampler(random_state=0, verbose=0, on_shortfall="warn",
-                              max_batches=4)
+    # default on_shortfall="fill": exact counts even when the QC rejects
+    sampler = TeamTrimSampler(random_state=0, verbose=0, max_batches=4)
     pipe = make_pipeline(sampler, LogisticRegression(max_iter=1000))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # shortfall warnings: QC may reject batches
+        warnings.simplefilter("ignore")  # fill warnings: QC may reject batches
         scores = cross_validate(pipe, X, y, cv=2, error_score="raise")
         grid = GridSearchCV(pipe, {"teamtrimsampler__cost_c": [0.0, 1.0]}, cv=2,
                             error_score="raise").fit(X, y)

@@ -1,0 +1,334 @@
+"""How skteam's generation time and memory grow with rows, features and classes.
+
+Synthetic tables from ``sklearn.datasets.make_classification`` (200
+training rows, class weights decreasing 2:1:…, every fourth column binned
+into three categories ``low``/``mid``/``high``, numbers rounded to 2
+decimals) are over-sampled by ``TeamTrimSampler(qc=())`` with a fixed plan
+(``min(4, ceil(features / 5))`` roles of consecutive columns, chained: role
+``i`` is a parent of role ``i + 1``), so only generation is timed. Three
+one-factor sweeps around (20 rows, 10 features, 2 classes):
+
+- rows requested: ``--rows`` (20 40 80);
+- features: ``--features`` (5 10 20 40 60);
+- classes: ``--classes`` (2 3 5).
+
+Rows are spread evenly over the classes. The sampler generates whole chunks
+(``ROWS_PER_CHUNK`` rows per class, at most ``max_batches``), so
+``rows_generated`` can exceed the rows requested; both are reported.
+
+Context window (no generation): for feature counts up to ``--max-features``
+the script builds the worker and label prompts the sampler would build
+(``skteam.team.prompts`` with 8 real example rows, the longest of the
+table, 5 rows per prompt) and counts their tokens plus the answer budget
+(``max_tokens_for``), finds the largest table whose every prompt fits the
+model's context (with 8 examples and with 1), and records what
+``TeamTrimSampler`` does just beyond: a clear error, fewer examples with a
+warning, or a failure inside generation. That check stops at the first
+``generate`` call (a backend proxy raises there), so nothing is generated.
+
+Writes ``benchmarks/results/scaling.csv`` (one row per run; ``sweep`` says
+which), ``scaling_context.csv`` and ``scaling.png``.
+
+Usage: ``python benchmarks/scaling.py [--rows 20 40 80] [--features 5 10 20
+40 60] [--classes 2 3 5] [--max-features 400] [--model embedded] [--seed 0]
+[--threads N] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import make_classification
+
+sys.path.insert(0, str(Path(__file__).parent))
+import perf  # noqa: E402  (same folder: measurement helpers)
+
+from skteam import TeamTrimSampler  # noqa: E402
+from skteam.llm import get_backend  # noqa: E402
+from skteam.schema import Schema  # noqa: E402
+from skteam.team import ExamplePool, load_plan, prompts  # noqa: E402
+from skteam.team.labeler import class_texts  # noqa: E402
+from skteam.team.workers import max_tokens_for  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+DESCRIPTION = "A synthetic table; every row is one case, the label is its class."
+N_EXAMPLES = 8
+ROWS_PER_PROMPT = 5
+
+
+def make_table(n_features, n_classes, seed, n_train=200):
+    """A table of ``n_features`` columns, every fourth one categorical."""
+    weights = np.array([2.0 ** -i for i in range(n_classes)])
+    X, y = make_classification(
+        n_samples=n_train, n_features=n_features,
+        n_informative=max(2, min(n_features, 2 * n_classes, n_features // 2 + 1)),
+        n_redundant=0, n_repeated=0, n_classes=n_classes, n_clusters_per_class=1,
+        weights=list(weights / weights.sum()), random_state=seed)
+    cols = {}
+    for j in range(n_features):
+        if j % 4 == 3:
+            cuts = np.quantile(X[:, j], [1 / 3, 2 / 3])
+            level = np.digitize(X[:, j], cuts)
+            cols[f"cat{j}"] = np.array(["low", "mid", "high"])[level]
+        else:
+            cols[f"num{j}"] = np.round(X[:, j], 2)
+    return pd.DataFrame(cols), pd.Series(y, name="label")
+
+
+def make_plan(columns):
+    """``min(4, ceil(F / 5))`` roles of consecutive columns, chained."""
+    n_roles = min(4, math.ceil(len(columns) / 5))
+    parts = np.array_split(np.array(columns, dtype=object), n_roles)
+    roles = [{"name": f"Expert {i + 1}", "features": list(p)}
+             for i, p in enumerate(parts)]
+    edges = [[roles[i]["name"], roles[i + 1]["name"]] for i in range(n_roles - 1)]
+    return {"roles": roles, "edges": edges}
+
+
+# -- context window ----------------------------------------------------------------
+def prompt_lengths(backend, X, y, n_examples=N_EXAMPLES, k=ROWS_PER_PROMPT):
+    """Longest worker and label prompt (tokens, answer budget included)."""
+    schema = Schema.infer(X, np.asarray(y), dataset_description=DESCRIPTION)
+    plan = load_plan(make_plan(list(X.columns)), schema)
+    pool = ExamplePool(schema, X, np.asarray(y))
+    count = backend.count_tokens
+
+    def longest(lines, n):
+        return sorted(lines, key=len, reverse=True)[:n]
+
+    worker = 0
+    for role in plan.roles:
+        specs = [schema[f] for f in role.features]
+        parents = [f for r in plan.ancestors(role.name) for f in plan.role(r).features]
+        parent_specs = [schema[f] for f in parents]
+        for target in schema.classes:
+            rows = pool.by_class[target]
+            pairs = [(pool.line(parents, j), pool.line(role.features, j)) for j in rows]
+            pairs = sorted(pairs, key=lambda p: len(p[0]) + len(p[1]),
+                           reverse=True)[:n_examples]
+            user = prompts.worker_user(schema, role.name, specs, parent_specs, target,
+                                       pairs, k)
+            text = backend.chat_prompt(prompts.WORKER_SYSTEM, user)
+            prefix = (pool.line(parents, rows[0]) + prompts.ARROW) if parents else ""
+            budget = k * (max_tokens_for(specs, count) + count(prefix))
+            worker = max(worker, count(text) + budget)
+    names = schema.names
+    lines = [(pool.line(names, j), prompts._one_line(pool.y[j]))
+             for j in range(len(pool.y))]
+    ex = sorted(lines, key=lambda p: len(p[0]), reverse=True)[:n_examples]
+    text = backend.chat_prompt(prompts.LABELER_SYSTEM, prompts.labeler_user(schema, ex))
+    options = class_texts(schema)
+    row = max_tokens_for(list(schema.features), count) + count(prompts.ARROW)
+    label = count(text) + k * (row + max(count(o) for o in options) + 2)
+    return worker, label
+
+
+class _StopBeforeGeneration(Exception):
+    pass
+
+
+class _NoGenerate:
+    """A backend proxy whose ``generate`` stops the fit (nothing is generated)."""
+
+    def __init__(self, backend):
+        self._backend = backend
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def chat_prompt(self, *a, **k):
+        return self._backend.chat_prompt(*a, **k)
+
+    def generate(self, *a, **k):
+        raise _StopBeforeGeneration
+
+
+def what_happens(backend, X, y, seed):
+    """What ``fit_resample`` does with this table, up to its first generation."""
+    sampler = TeamTrimSampler(model=_NoGenerate(backend), qc=(),
+                              plan=make_plan(list(X.columns)), verbose=0,
+                              random_state=seed, dataset_description=DESCRIPTION)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sampler.fit_resample(X, y)
+            outcome = "returned without generating"
+        except _StopBeforeGeneration:
+            outcome = "starts generating"
+        except Exception as exc:  # noqa: BLE001  (recorded, not hidden)
+            return f"raises {type(exc).__name__}: {exc}"
+    warned = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return outcome + (f" after warning: {warned[0]}" if warned else "")
+
+
+def context_study(backend, seed, n_classes, max_features):
+    """Largest feature count whose prompts fit, with 8 and with 1 example."""
+    context = backend.context_length
+    cache = {}
+
+    def lengths(f, n_ex):
+        if (f, n_ex) not in cache:
+            X, y = make_table(f, n_classes, seed)
+            cache[(f, n_ex)] = prompt_lengths(backend, X, y, n_examples=n_ex)
+        return cache[(f, n_ex)]
+
+    def fits(f, n_ex):
+        return max(lengths(f, n_ex)) <= context
+
+    def largest(n_ex):
+        lo = 1
+        if not fits(lo, n_ex):
+            return 0
+        hi = lo
+        while hi < max_features and fits(min(hi * 2, max_features), n_ex):
+            hi = min(hi * 2, max_features)
+        if hi >= max_features:
+            return max_features
+        top = min(hi * 2, max_features)  # does not fit
+        while top - hi > 1:
+            mid = (hi + top) // 2
+            hi, top = (mid, top) if fits(mid, n_ex) else (hi, mid)
+        return hi
+
+    rows = []
+    f8, f1 = largest(N_EXAMPLES), largest(1)
+    probes = sorted({5, 10, 20, 40, 60, 80, 100, 150, 200, f8, f8 + 1, f1, f1 + 1}
+                    & set(range(1, max_features + 1)))
+    for f in probes:
+        worker, label = lengths(f, N_EXAMPLES)
+        X, y = make_table(f, n_classes, seed)
+        rows.append({
+            "features": f, "classes": n_classes, "context_length": context,
+            "worker_prompt_tokens": worker, "label_prompt_tokens": label,
+            "fits_with_8_examples": max(worker, label) <= context,
+            "fits_with_1_example": max(lengths(f, 1)) <= context,
+            "largest_features_8_examples": f8, "largest_features_1_example": f1,
+            "sampler_outcome": what_happens(backend, X, y, seed)[:400],
+        })
+        print({k: rows[-1][k] for k in ("features", "worker_prompt_tokens",
+                                        "label_prompt_tokens", "sampler_outcome")},
+              flush=True)
+    return rows
+
+
+# -- timed runs ------------------------------------------------------------------------
+def timed_run(model, n_rows, n_features, n_classes, seed, rows_per_chunk):
+    X, y = make_table(n_features, n_classes, seed)
+    context = {"feature_descriptions": None, "dataset_description": DESCRIPTION}
+    out, _ = perf.run_skteam(model, X, y, context, make_plan(list(X.columns)), n_rows,
+                             seed, rows_per_chunk=rows_per_chunk)
+    out.update(rows=n_rows, features=n_features, classes=n_classes,
+               seconds_per_generated_row=perf._ratio(out["seconds"],
+                                                     out["rows_generated"]))
+    return out
+
+
+def plot(df, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for col, (sweep, x) in enumerate([("rows", "rows"), ("features", "features"),
+                                      ("classes", "classes")]):
+        part = df[df["sweep"] == sweep].sort_values(x)
+        if not len(part):
+            continue
+        ax = axes[0, col]
+        ax.plot(part[x], part["seconds"], "o-", label="seconds (fit)")
+        ax.plot(part[x], part["seconds_per_generated_row"] * 100, "s--",
+                label="seconds per 100 generated rows")
+        ax.set(xlabel=x, ylabel="seconds", title=f"time vs {x}")
+        ax.legend(fontsize=8)
+        ax = axes[1, col]
+        ax.plot(part[x], part["peak_rss_mib"], "o-", label="peak RSS")
+        ax.plot(part[x], part["rss_delta_mib"], "s--", label="peak RSS - RSS at start")
+        ax.set(xlabel=x, ylabel="MiB", title=f"memory vs {x}")
+        ax.legend(fontsize=8)
+    for ax in axes.ravel():
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"skteam generation (qc=()), {df['cpu'].iloc[0]}, "
+                 f"{int(df['torch_threads'].iloc[0])} threads", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, nargs="*", default=[20, 40, 80])
+    p.add_argument("--features", type=int, nargs="*", default=[5, 10, 20, 40, 60])
+    p.add_argument("--classes", type=int, nargs="*", default=[2, 3, 5])
+    p.add_argument("--base", type=int, nargs=3, default=[20, 10, 2],
+                   metavar=("ROWS", "FEATURES", "CLASSES"),
+                   help="the fixed values of the factors not swept")
+    p.add_argument("--rows-per-chunk", type=int, default=None,
+                   help="override ROWS_PER_CHUNK (default: the library's)")
+    p.add_argument("--max-features", type=int, default=400)
+    p.add_argument("--no-context", action="store_true")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quick", action="store_true",
+                   help="10 rows; features 5 and 10; 2 classes; 10 rows per chunk")
+    p.add_argument("--out", default=str(RESULTS / "scaling.csv"))
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rows, args.features, args.classes = [], [5, 10], []
+        args.base = [10, 10, 2]
+        args.rows_per_chunk = args.rows_per_chunk or 10
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    hw = perf.hardware()
+    t0 = time.perf_counter()
+    backend = get_backend(args.model)
+    backend.generate([backend.chat_prompt("Hi", "Say hi")], ['start: "hi"'],
+                     seeds=[0], max_new_tokens=4)  # warm-up
+    chunk = args.rows_per_chunk or perf.sampler_module.ROWS_PER_CHUNK
+    common = {"model": args.model, "seed": args.seed, "device": backend.device,
+              "dtype": backend.dtype, "rows_per_chunk": chunk, **hw}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    if not args.no_context:
+        ctx = context_study(backend, args.seed, args.base[2], args.max_features)
+        ctx_path = out.with_name(out.stem + "_context.csv")
+        pd.DataFrame([{**r, **common} for r in ctx]).to_csv(ctx_path, index=False)
+        print(f"wrote {ctx_path}")
+
+    rows0, feats0, classes0 = args.base
+    runs = ([("rows", r, feats0, classes0) for r in args.rows]
+            + [("features", rows0, f, classes0) for f in args.features]
+            + [("classes", rows0, feats0, c) for c in args.classes])
+    records = []
+    for sweep, n_rows, n_feat, n_cls in runs:
+        row = timed_run(args.model, n_rows, n_feat, n_cls, args.seed,
+                        args.rows_per_chunk)
+        row = {"sweep": sweep, **row, **common}
+        records.append(row)
+        print({k: row[k] for k in ("sweep", "rows", "features", "classes",
+                                   "rows_generated", "seconds", "valid_rows_per_s",
+                                   "output_tokens_per_cell", "peak_rss_mib",
+                                   "rss_delta_mib")}, flush=True)
+    if records:
+        df = pd.DataFrame(records)
+        df.to_csv(out, index=False)
+        print(f"wrote {out}")
+        png = out.with_suffix(".png")
+        plot(df, png)
+        print(f"wrote {png}")
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
