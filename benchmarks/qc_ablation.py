@@ -8,8 +8,11 @@ number of batches read.
 
 Writes ``benchmarks/results/qc_ablation.csv``.
 
+The sanity stage checks the schema and :data:`CONSTRAINTS` (relations the
+row grammar cannot enforce); ``--no-constraints`` leaves it the schema only.
+
 Usage: ``python benchmarks/qc_ablation.py [--train 100] [--rows 40]
-[--seeds 0 1] [--model embedded]``
+[--seeds 0 1] [--model embedded] [--no-constraints]``
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from skteam import TeamTrimSampler
 from skteam.datasets import load_compas
 
 RESULTS = Path(__file__).parent / "results"
+# What the grammar cannot guarantee: relations between columns of COMPAS
+# (prior offences include juvenile felonies; one-hot groups hold one 1).
+CONSTRAINTS = [
+    "priors_count >= juv_fel_count",
+    "`age_cat_25-45` + age_cat_Greaterthan45 + age_cat_Lessthan25 == 1",
+    "c_charge_degree_F + c_charge_degree_M == 1",
+    "`race_African-American` + race_Caucasian <= 1",
+]
 SETTINGS = {
     "none": (),
     "+sanity": ("sanity",),
@@ -43,6 +54,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--model", default="embedded")
     p.add_argument("--max-batches", type=int, default=12)
+    p.add_argument("--no-constraints", action="store_true",
+                   help="run the sanity stage without CONSTRAINTS")
     args = p.parse_args(argv)
     X, y = load_compas()
     out = []
@@ -58,7 +71,8 @@ def main(argv=None):
             sampler = TeamTrimSampler(
                 model=args.model, qc=stages, random_state=seed, verbose=0,
                 sampling_strategy={1: int((ytr == 1).sum()) + args.rows},
-                max_batches=args.max_batches, on_shortfall="warn")
+                max_batches=args.max_batches, on_shortfall="warn",
+                constraints=None if args.no_constraints else CONSTRAINTS)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 Xr, yr = sampler.fit_resample(Xtr, ytr)
