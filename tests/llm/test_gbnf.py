@@ -20,22 +20,9 @@ import llguidance
 import numpy as np
 import pytest
 
-from skteam.llm.gbnf import lark_to_gbnf
+from skteam.llm.gbnf import _ByteTokenizer, lark_to_gbnf
 from skteam.rowformat import choice_grammar, row_grammar
 from skteam.schema import FeatureSpec, Schema
-
-
-class _ByteTokenizer:
-    """One token per byte, plus an end-of-sequence token (256)."""
-
-    eos_token_id = 256
-    bos_token_id = None
-    tokens = [bytes([i]) for i in range(256)] + [b"<eos>"]
-    special_token_ids = [256]
-
-    def __call__(self, data):
-        return list(data)
-
 
 TOK = llguidance.LLTokenizer(llguidance.TokenizerWrapper(_ByteTokenizer()))
 
