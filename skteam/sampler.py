@@ -665,17 +665,27 @@ class TeamTrimSampler(BaseOverSampler):
 
     def _shortfall(self, short, quotas):
         report = self.qc_report_
-        cols = ["dropped_sanity", "dropped_cost", "dropped_diversity",
-                "dropped_quota", "parse_failures"]
+        fill = self.on_shortfall == "fill"
+        cols = ["parse_failures", "relabelled", "dropped_sanity", "dropped_cost",
+                "dropped_diversity", "n_generated"]
+        # under "fill", rows rejected by the cost or diversity stage were used
+        # already, so what is missing was lost before them
+        causes = cols[:3] if fill else cols[:5]
         parts = []
         for c, missing in short.items():
             rows = report[report["class"] == c] if len(report) else report
             totals = rows[cols].sum() if len(rows) else pd.Series(0, index=cols)
-            worst = totals.idxmax() if totals.max() > 0 else "none"
+            worst = (totals[causes].idxmax() if totals[causes].max() > 0
+                     else "none")
             label = c.item() if isinstance(c, np.generic) else c
+            n_rows = int(totals["n_generated"] + totals["parse_failures"])
+            detail = ", ".join(f"{int(totals[k])} {_LOSSES[k]}" for k in cols[:5]
+                               if totals[k] > 0)
             parts.append(
                 f"class {label!r} got {quotas[c] - missing} of {quotas[c]} rows after "
-                f"{len(rows)} batches (most rows lost to: {_LOSSES[worst]})"
+                f"{len(rows)} batches (most rows lost to: {_CAUSES[worst]}; "
+                f"{n_rows} rows generated for it"
+                + (f": {detail}" if detail else "") + ")"
             )
         msg = ("TeamTrimSampler could not fill every class quota: "
                + "; ".join(parts)
@@ -683,8 +693,7 @@ class TeamTrimSampler(BaseOverSampler):
                "diversity_threshold, or drop stages with qc=...), or pass "
                "on_shortfall='warn' to return fewer rows. See qc_report_."
                + (" Rows rejected by the cost or diversity stage were used "
-                  "as well (on_shortfall='fill')." if self.on_shortfall == "fill"
-                  else ""))
+                  "as well (on_shortfall='fill')." if fill else ""))
         if self.on_shortfall in ("raise", "fill"):
             raise ShortfallError(msg, report, {c: quotas[c] - m for c, m in
                                                short.items()})
@@ -711,14 +720,22 @@ class ShortfallError(ValueError):
         self.got = got
 
 
-# How the shortfall message names the column of qc_report_ that lost most rows.
-_LOSSES = {
+# How the shortfall message names the columns of qc_report_: the main cause,
+# and the count of each.
+_CAUSES = {
+    "none": "none",
+    "parse_failures": "answers that could not be parsed",
+    "relabelled": "the label worker, which put them in another class",
     "dropped_sanity": "the sanity stage",
     "dropped_cost": "the cost stage",
     "dropped_diversity": "the diversity stage",
-    "dropped_quota": "labels of classes that needed no more rows",
-    "parse_failures": "answers that could not be parsed",
-    "none": "no rows generated",
+}
+_LOSSES = {
+    "parse_failures": "not parsed",
+    "relabelled": "labelled as another class",
+    "dropped_sanity": "dropped by the sanity stage",
+    "dropped_cost": "dropped by the cost stage",
+    "dropped_diversity": "dropped by the diversity stage",
 }
 
 # Fitted attributes, removed when a new fit starts.

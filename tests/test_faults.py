@@ -136,9 +136,10 @@ def test_batches_with_no_valid_row_end_in_a_shortfall(uniform_backend, monkeypat
     monkeypatch.setattr(uniform_backend, "generate",
                         lambda prompts, grammars, **kw: [""] * len(prompts))
     sampler = TeamTrimSampler(**{**BASE, "on_shortfall": "raise"})
-    with pytest.raises(ShortfallError, match=r"class 1 got 0 of 9 rows after 2 "
-                                             r"batches \(most rows lost to: answers "
-                                             r"that could not be parsed\)") as info:
+    expected = (r"class 1 got 0 of 9 rows after 2 batches \(most rows lost to: "
+                r"answers that could not be parsed; 10 rows generated for it: 10 "
+                r"not parsed\)")
+    with pytest.raises(ShortfallError, match=expected) as info:
         sampler.fit_resample(X, y)
     report = info.value.qc_report
     assert report is sampler.qc_report_ and len(report) == 4  # 2 classes x 2 batches

@@ -150,6 +150,28 @@ def test_fill_still_short_raises():
     assert s.qc_report_["filled"].sum() == 0
 
 
+def test_shortfall_message_names_the_label_worker(monkeypatch):
+    # test double for the label worker: every row goes to class 0, whose
+    # quota is empty, so class 1 gets nothing and "fill" has no reserve
+    import skteam.sampler as sampler_module
+    from skteam.cache import clear_streams
+
+    def all_zero(backend, schema, pool, groups, keys, **kw):
+        return [[0] * len(rows) for rows in groups]
+
+    monkeypatch.setattr(sampler_module, "label_rows", all_zero)
+    clear_streams()  # raw batches of earlier fits carry the real labels
+    X, y = small_frame()
+    s = TeamTrimSampler(**FAST, max_batches=2, batch_size=10)
+    with pytest.raises(ValueError, match=r"class 1 got 0 of 20 rows after 2 batches "
+                                         r"\(most rows lost to: the label worker, "
+                                         r"which put them in another class; 20 rows "
+                                         r"generated for it: 20 labelled as another "
+                                         r"class"):
+        s.fit_resample(X, y)
+    assert (s.qc_report_["relabelled"] == s.qc_report_["n_generated"]).all()
+
+
 def test_constraints_are_enforced_by_sanity():
     X, y = small_frame()
     s = TeamTrimSampler(qc=("sanity",), constraints=["age <= 40"],
