@@ -1,8 +1,10 @@
 """Generation on COMPAS without QC: the team plan against one whole-row prompt.
 
-Measures, on the same model and data, for the manager's team plan and for a
-plan with a single role holding every feature (one prompt writes whole
-rows):
+Measures, on the same model and data, for the manager's team plan
+(``team``), for the fixed three-role chain demographics -> juvenile record ->
+criminal history of ``perf.FIXED_PLANS`` (``team (fixed plan)``, as in T²'s
+Table 8) and for a plan with a single role holding every feature (``single
+prompt``: one prompt writes whole rows):
 - the share of generated rows with ``priors_count >= juv_fel_count``
   (a constraint neither generator is told about);
 - parse failures, output tokens per generated cell, rows per second.
@@ -10,20 +12,25 @@ rows):
 Writes ``benchmarks/results/team_vs_single.csv``.
 
 Usage: ``python benchmarks/team_vs_single.py [--rows 500] [--train 200]
-[--model embedded] [--seed 0] [--generators team "single prompt"] [--out CSV]``.
+[--model embedded] [--seed 0] [--generators team "team (fixed plan)"
+"single prompt"] [--out CSV]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from skteam import TeamTrimSampler
-from skteam.datasets import COMPAS_DESCRIPTIONS, load_compas
+sys.path.insert(0, str(Path(__file__).parent))
+from perf import FIXED_PLANS  # noqa: E402  (same folder)
+
+from skteam import TeamTrimSampler  # noqa: E402
+from skteam.datasets import COMPAS_DESCRIPTIONS, load_compas  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -68,8 +75,9 @@ def main(argv=None):
     p.add_argument("--train", type=int, default=200)
     p.add_argument("--model", default="embedded")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--generators", nargs="+", default=["team", "single prompt"],
-                   choices=["team", "single prompt"])
+    p.add_argument("--generators", nargs="+",
+                   default=["team", "team (fixed plan)", "single prompt"],
+                   choices=["team", "team (fixed plan)", "single prompt"])
     p.add_argument("--out", default=str(RESULTS / "team_vs_single.csv"))
     args = p.parse_args(argv)
     X, y = load_compas()
@@ -77,7 +85,8 @@ def main(argv=None):
     X, y = X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True)
     single = {"roles": [{"name": "Record writer", "features": list(X.columns)}]}
     out = []
-    plans = {"team": None, "single prompt": single}
+    plans = {"team": None, "team (fixed plan)": FIXED_PLANS["compas"],
+             "single prompt": single}
     for name in args.generators:
         plan = plans[name]
         row = run(plan, X, y, args.rows, args.model, args.seed)
