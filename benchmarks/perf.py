@@ -102,7 +102,8 @@ def load_dataset(name, n_train, seed):
         }
     elif name == "diabetes":
         # the Table 8 setting of T²: Diabetes, imbalanced (7:2:1 risk groups)
-        X, y = make_diabetes(n_train, class_ratio=(7, 2, 1), random_state=seed)
+        X, y = make_diabetes(n_train, class_ratio=(7, 2, 1), rounded=True,
+                             random_state=seed)
         context = {
             "feature_descriptions": DIABETES_DESCRIPTIONS,
             "dataset_description": ("One row is a simulated adult patient; the label "

@@ -6,12 +6,12 @@ and "Data incompleteness" (Table 2: D_ori = 10 rows at 8:2:0, test at
 and step 2). The downstream metric is the one-vs-rest AUC of each risk
 group, averaged over seeds and the four downstream models.
 
-Data: ``make_diabetes(10, class_ratio=(7, 2, 1) or (8, 2, 0))`` with
-``random_state=seed``; test: 500 rows at 7:2:1 with ``random_state=seed +
-10000``. Every method adds ``--rows`` rows (default 100, i.e. 10 batches of
-10), split over the classes present in D_ori by water-filling (smallest class
-first; ``_harness.balanced_quota``). In the incompleteness setting HR is
-absent from D_ori; skteam's label worker only writes classes seen in ``y``, so
+Data: ``make_diabetes(10, class_ratio=(7, 2, 1) or (8, 2, 0), rounded=True)``
+(T²'s Fig. 5 precision) with ``random_state=seed``; test: 500 rows at 7:2:1
+with ``random_state=seed + 10000``. Every method adds ``--rows`` rows
+(default 100, i.e. 10 batches of 10), split over the classes present in D_ori
+by water-filling (smallest class first; ``_harness.balanced_quota``). In the
+incompleteness setting HR is absent from D_ori; skteam's label worker only writes classes seen in ``y``, so
 no method can add HR rows and every HR AUC is "/" (T² reports HR AUCs for the
 LLM methods there; skteam cannot reproduce that column).
 
@@ -51,8 +51,9 @@ def cells(cfg, rows, size=10, n_test=500, settings=tuple(SETTINGS)):
     for setting in settings:
         ratio = SETTINGS[setting]
         for seed in cfg.seeds:
-            Xtr, ytr = make_diabetes(size, class_ratio=ratio, random_state=seed)
-            Xte, yte = make_diabetes(n_test, class_ratio=(7, 2, 1),
+            Xtr, ytr = make_diabetes(size, class_ratio=ratio, rounded=True,
+                                     random_state=seed)
+            Xte, yte = make_diabetes(n_test, class_ratio=(7, 2, 1), rounded=True,
                                      random_state=seed + H.TEST_SEED_OFFSET)
             out.append(H.Cell("Diabetes", setting, size, seed, Xtr, ytr, Xte, yte,
                               rows, CONTEXT))

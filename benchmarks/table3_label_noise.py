@@ -1,7 +1,8 @@
 """Diabetes under label noise: T² Fig. 3 and appendix Table 7.
 
 Paper: §3.2 "Data noise" and appendix C/D. The outcome is binary
-(``make_diabetes(task="binary")``: ``Outcome = 1`` iff the risk score is
+(``make_diabetes(task="binary", rounded=True)``, T²'s Fig. 5 precision:
+``Outcome = 1`` iff the risk score is
 positive); a share ``flip`` in {0.2, 0.3, 0.4} of the D_ori rows, drawn
 uniformly regardless of class, gets the other label (symmetric flips,
 appendix C). D_ori sizes 10, 20, ..., 100 (i.i.d. draws with
@@ -42,8 +43,9 @@ def cells(cfg, sizes, n_test=500):
         for size in sizes:
             for seed in cfg.seeds:
                 Xtr, ytr = make_diabetes(size, task="binary", label_flip=flip,
+                                         rounded=True,
                                          random_state=seed)
-                Xte, yte = make_diabetes(n_test, task="binary",
+                Xte, yte = make_diabetes(n_test, task="binary", rounded=True,
                                          random_state=seed + H.TEST_SEED_OFFSET)
                 ctx = H.context(DIABETES_DESCRIPTIONS, Xtr,
                                 "One row is a simulated adult patient",

@@ -38,6 +38,10 @@ _DIABETES_FEATURES = (
     ("PhysicalActivity", 3.0, 1.0),
 )
 
+#: Decimals of T²'s Fig. 5 (``make_diabetes(rounded=True)``); other features
+#: are integers there.
+_DIABETES_DECIMALS = {"HbA1c": 2}
+
 #: beta_1, the pre-shift coefficients of Rauba et al. (experiments/study_3.py,
 #: l. 31), in the feature order above. There is no intercept.
 _DIABETES_COEF = np.array([0.3, 0.0075, -0.01, 0.05, 0.04, -0.03, -0.02, -0.1])
@@ -245,6 +249,7 @@ def make_diabetes(
     task="risk",
     class_ratio=None,
     label_flip=0.0,
+    rounded=False,
     random_state=None,
 ):
     """Generate the simulated Diabetes dataset (Rauba et al., 2024).
@@ -290,6 +295,12 @@ def make_diabetes(
         sampling, so class counts are those before flipping. The features do
         not depend on ``label_flip``: with the same ``random_state`` only the
         labels change.
+    rounded : bool, default=False
+        Record the features at the precision of T²'s Fig. 5 (its examples of
+        the simulated data): ``HbA1c`` to 2 decimals, every other feature to
+        an integer. Labels come from the unrounded draws, as a measurement
+        recorded at that precision would. ``False`` keeps the source's full
+        float precision.
     random_state : int, RandomState instance or None, default=None
         Controls all draws. With an int seed, ``task="binary"``,
         ``class_ratio=None`` and ``label_flip=0`` the output equals the
@@ -303,7 +314,8 @@ def make_diabetes(
     X : pandas.DataFrame of shape (n_samples, 8)
         Float columns ``HbA1c, FastingGlucose, Age, BMI, BloodPressure,
         Cholesterol, Insulin, PhysicalActivity`` (meanings in
-        :data:`DIABETES_DESCRIPTIONS`).
+        :data:`DIABETES_DESCRIPTIONS`); whole numbers when ``rounded``
+        except ``HbA1c``.
     y : pandas.Series of shape (n_samples,)
         ``"risk"`` (strings ``"LR"``, ``"MR"``, ``"HR"``) or ``"Outcome"``
         (int 0/1).
@@ -351,6 +363,8 @@ def make_diabetes(
 
     columns = [f for f, _, _ in _DIABETES_FEATURES]
     X = pd.DataFrame(X, columns=columns)
+    if rounded:
+        X = X.round({c: _DIABETES_DECIMALS.get(c, 0) for c in columns})
     y = pd.Series(labels, name=name)
     if task == "binary":
         y = y.astype(np.int64)

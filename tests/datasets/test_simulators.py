@@ -58,6 +58,17 @@ def test_diabetes_binary_matches_rauba_source():
     assert set(DIABETES_DESCRIPTIONS) == set(DIABETES_COLUMNS)
 
 
+def test_diabetes_rounded_is_the_source_at_fig5_precision():
+    X_ref, y_ref = _rauba_reference(300, 3)
+    X, y = make_diabetes(300, task="binary", rounded=True, random_state=3)
+    np.testing.assert_array_equal(y.to_numpy(), y_ref)  # labels from the draws
+    expected = np.round(X_ref, 0)
+    expected[:, 0] = np.round(X_ref[:, 0], 2)
+    np.testing.assert_array_equal(X.to_numpy(), expected)
+    assert (X.drop(columns="HbA1c") % 1 == 0).all().all()
+    assert not (X["HbA1c"] % 1 == 0).all()
+
+
 def test_diabetes_risk_shapes_and_dtypes():
     X, y = make_diabetes(50, random_state=0)
     assert isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)
