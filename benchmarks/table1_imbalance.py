@@ -8,12 +8,13 @@ group, averaged over seeds and the four downstream models.
 
 Data: ``make_diabetes(10, class_ratio=(7, 2, 1) or (8, 2, 0), rounded=True)``
 (T²'s Fig. 5 precision) with ``random_state=seed``; test: 500 rows at 7:2:1
-with ``random_state=seed + 10000``. Every method adds ``--rows`` rows
-(default 100, i.e. 10 batches of 10), split over the classes present in D_ori
-by water-filling (smallest class first; ``_harness.balanced_quota``). In the
-incompleteness setting HR is absent from D_ori; skteam's label worker only writes classes seen in ``y``, so
-no method can add HR rows and every HR AUC is "/" (T² reports HR AUCs for the
-LLM methods there; skteam cannot reproduce that column).
+with ``random_state=seed + 10000``. Every method adds ``--rows`` rows (default
+100, i.e. 10 batches of 10), split over the classes present in D_ori by
+water-filling (smallest class first; ``_harness.balanced_quota``). In the
+incompleteness setting HR is absent from D_ori; skteam's label worker only
+writes classes seen in ``y``, so no method can add HR rows and every HR AUC is
+"/" (T² reports HR AUCs for the LLM methods there; skteam cannot reproduce
+that column).
 
 Writes ``benchmarks/results/table1_imbalance.{csv,md,png}``.
 
