@@ -68,7 +68,8 @@ def make_table(n_features, n_classes, seed, n_train=200):
     weights = np.array([2.0 ** -i for i in range(n_classes)])
     X, y = make_classification(
         n_samples=n_train, n_features=n_features,
-        n_informative=max(2, min(n_features, 2 * n_classes, n_features // 2 + 1)),
+        n_informative=min(n_features, max(2, math.ceil(math.log2(n_classes)),
+                                          min(2 * n_classes, n_features // 2 + 1))),
         n_redundant=0, n_repeated=0, n_classes=n_classes, n_clusters_per_class=1,
         weights=list(weights / weights.sum()), random_state=seed)
     cols = {}
@@ -183,7 +184,7 @@ def context_study(backend, seed, n_classes, max_features):
         return max(lengths(f, n_ex)) <= context
 
     def largest(n_ex):
-        lo = 1
+        lo = max(1, math.ceil(math.log2(n_classes)))  # smallest table
         if not fits(lo, n_ex):
             return 0
         hi = lo

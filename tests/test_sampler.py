@@ -265,8 +265,9 @@ def test_pipeline_on_real_tables_with_embedded_model(table):
     else:
         X, y = load_drug(encode=True)
     X, y = _subsample(X, y, 40)
-    # default on_shortfall="fill": exact counts even when the QC rejects
-    sampler = TeamTrimSampler(random_state=0, verbose=0, max_batches=4)
+    # the defaults (max_batches from the quota, on_shortfall="fill"): exact
+    # counts even when the QC rejects batches
+    sampler = TeamTrimSampler(random_state=0, verbose=0)
     pipe = make_pipeline(sampler, LogisticRegression(max_iter=1000))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fill warnings: QC may reject batches
