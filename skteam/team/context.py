@@ -176,8 +176,9 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
                          + pool.line(role.features, j) for j in rows]
             else:
                 lines = [pool.line(role.features, j) for j in rows]
+            label = target.item() if hasattr(target, "item") else target
             k, total = _fit_one(f"worker prompt of role {role.name!r} for class "
-                                f"{target!r}", base, lines, budget, k_work, context,
+                                f"{label!r}", base, lines, budget, k_work, context,
                                 schema, count, backend)
             k_work = min(k_work, k)
             longest = max(longest, total)

@@ -122,6 +122,7 @@ def test_impossible_context_names_token_counts_and_columns(uniform_backend):
         fit(ShortContext(uniform_backend, 300), schema, plan, pool)
     msg = str(info.value)
     assert "context of 300 tokens" in msg
+    assert "for class 0 needs about" in msg and "np.int64" not in msg
     assert "needs about" in msg and "for one example row" in msg
     assert "'measurement_" in msg and "-character description" in msg
     assert "Shorten feature_descriptions" in msg
