@@ -7,9 +7,14 @@ Table 8) and for a plan with a single role holding every feature (``single
 prompt``: one prompt writes whole rows):
 - the share of generated rows with ``priors_count >= juv_fel_count``
   (a constraint neither generator is told about);
+- the share with ``juv_fel_count > 0`` (3.6 % of the real table), the share
+  of generated rows equal to a training row on every feature (a copied row
+  keeps the relation without the model having learnt it) and the number of
+  distinct rows;
 - parse failures, output tokens per generated cell, rows per second.
 
-Writes ``benchmarks/results/team_vs_single.csv``.
+Writes ``benchmarks/results/team_vs_single.csv`` and the generated rows to
+``team_vs_single_rows.csv`` (named after ``--out``).
 
 Usage: ``python benchmarks/team_vs_single.py [--rows 500] [--train 200]
 [--model embedded] [--seed 0] [--generators team "team (fixed plan)"
@@ -53,12 +58,19 @@ def run(plan, X, y, rows, model, seed):
     for f in schema.features:
         inside &= new[f.name].between(f.low, f.high).to_numpy()
     stats = sampler.generation_stats_
-    return {
+    # a generated row equal to a training row on every feature is a copy: a
+    # copy keeps every relation of the real row without having learnt it
+    real = set(map(tuple, X.astype(float).to_numpy()))
+    copies = np.array([tuple(r) in real for r in new.astype(float).to_numpy()])
+    return new, {
         "plan": sampler.plan_["source"],
         "roles": len(sampler.plan_["roles"]),
         "rows": len(new),
         "priors_ge_juv_fel": float(
             (new["priors_count"] >= new["juv_fel_count"]).mean()),
+        "juv_fel_positive": float((new["juv_fel_count"] > 0).mean()),
+        "copies_of_training_rows": float(copies.mean()) if len(new) else np.nan,
+        "distinct_rows": int(len(new.drop_duplicates())),
         "inside_schema": float(inside.mean()),
         "parse_failures": stats["parse_failures"],
         "output_tokens_per_cell": stats["output_tokens_per_cell"],
@@ -84,12 +96,13 @@ def main(argv=None):
     idx = np.random.default_rng(args.seed).permutation(len(X))[: args.train]
     X, y = X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True)
     single = {"roles": [{"name": "Record writer", "features": list(X.columns)}]}
-    out = []
+    out, generated = [], []
     plans = {"team": None, "team (fixed plan)": FIXED_PLANS["compas"],
              "single prompt": single}
     for name in args.generators:
         plan = plans[name]
-        row = run(plan, X, y, args.rows, args.model, args.seed)
+        new, row = run(plan, X, y, args.rows, args.model, args.seed)
+        generated.append(new.assign(generator=name))
         row.update(generator=name, model=args.model, seed=args.seed,
                    train_rows=args.train)
         print(row, flush=True)
@@ -97,7 +110,9 @@ def main(argv=None):
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(out).to_csv(path, index=False)
-    print(f"wrote {path}")
+    rows_path = path.with_name(path.stem + "_rows.csv")
+    pd.concat(generated, ignore_index=True).to_csv(rows_path, index=False)
+    print(f"wrote {path} and {rows_path}")
 
 
 if __name__ == "__main__":
