@@ -21,10 +21,14 @@ the script builds the worker and label prompts the sampler would build
 (``skteam.team.prompts`` with 8 real example rows, the longest of the
 table, 5 rows per prompt) and counts their tokens plus the answer budget
 (``max_tokens_for``), finds the largest table whose every prompt fits the
-model's context (with 8 examples and with 1), and records what
-``TeamTrimSampler`` does just beyond: a clear error, fewer examples with a
-warning, or a failure inside generation. That check stops at the first
-``generate`` call (a backend proxy raises there), so nothing is generated.
+model's context (with 8 examples and with 1). It also finds, by running
+``TeamTrimSampler.fit_resample`` up to its first generation, the largest
+table the sampler starts on without a warning and the largest it starts on
+at all (its own check bounds the example rows from above, so it gives up a
+little earlier), and records what it does at each probe: a clear error,
+fewer examples with a warning, or a failure inside generation. Those runs
+stop at the first ``generate`` call (a backend proxy raises there), so
+nothing is generated.
 
 Writes ``benchmarks/results/scaling.csv`` (one row per run, rewritten after
 each; ``sweep`` says which; the base point is measured once and listed in
@@ -170,8 +174,25 @@ def what_happens(backend, X, y, seed):
     return outcome + (f" after warning: {warned[0]}" if warned else "")
 
 
+def _largest(ok, lo, top):
+    """Largest ``f`` in ``[lo, top]`` with ``ok(f)`` (``ok`` monotone); 0 if none."""
+    if not ok(lo):
+        return 0
+    hi = lo
+    while hi < top and ok(min(hi * 2, top)):
+        hi = min(hi * 2, top)
+    if hi >= top:
+        return top
+    bad = min(hi * 2, top)
+    while bad - hi > 1:
+        mid = (hi + bad) // 2
+        hi, bad = (mid, bad) if ok(mid) else (hi, mid)
+    return hi
+
+
 def context_study(backend, seed, n_classes, max_features):
-    """Largest feature count whose prompts fit, with 8 and with 1 example."""
+    """Largest feature counts: prompts that fit (8 and 1 examples), and the
+    largest tables the sampler starts on without a warning and at all."""
     context = backend.context_length
     cache = {}
 
@@ -184,35 +205,36 @@ def context_study(backend, seed, n_classes, max_features):
     def fits(f, n_ex):
         return max(lengths(f, n_ex)) <= context
 
-    def largest(n_ex):
-        lo = max(1, math.ceil(math.log2(n_classes)))  # smallest table
-        if not fits(lo, n_ex):
-            return 0
-        hi = lo
-        while hi < max_features and fits(min(hi * 2, max_features), n_ex):
-            hi = min(hi * 2, max_features)
-        if hi >= max_features:
-            return max_features
-        top = min(hi * 2, max_features)  # does not fit
-        while top - hi > 1:
-            mid = (hi + top) // 2
-            hi, top = (mid, top) if fits(mid, n_ex) else (hi, mid)
-        return hi
+    outcomes = {}
 
+    def outcome(f):
+        if f not in outcomes:
+            X, y = make_table(f, n_classes, seed)
+            outcomes[f] = what_happens(backend, X, y, seed)
+        return outcomes[f]
+
+    lo = max(1, math.ceil(math.log2(n_classes)))  # smallest table
+    f8 = _largest(lambda f: fits(f, N_EXAMPLES), lo, max_features)
+    f1 = _largest(lambda f: fits(f, 1), lo, max_features)
+    # what the sampler itself does (its check bounds example rows from above)
+    quiet = _largest(lambda f: outcome(f) == "starts generating", lo, max_features)
+    runs = _largest(lambda f: outcome(f).startswith("starts generating"), lo,
+                    max_features)
     rows = []
-    f8, f1 = largest(N_EXAMPLES), largest(1)
-    probes = sorted({5, 10, 20, 40, 60, 80, 100, 150, 200, f8, f8 + 1, f1, f1 + 1}
-                    & set(range(1, max_features + 1)))
+    probes = {5, 10, 20, 40, 60, 80, 100, 150, 200, f8, f8 + 1, f1, f1 + 1,
+              quiet, quiet + 1, runs, runs + 1}
+    probes = sorted(probes & set(range(1, max_features + 1)))
     for f in probes:
         worker, label = lengths(f, N_EXAMPLES)
-        X, y = make_table(f, n_classes, seed)
         rows.append({
             "features": f, "classes": n_classes, "context_length": context,
             "worker_prompt_tokens": worker, "label_prompt_tokens": label,
             "fits_with_8_examples": max(worker, label) <= context,
             "fits_with_1_example": max(lengths(f, 1)) <= context,
             "largest_features_8_examples": f8, "largest_features_1_example": f1,
-            "sampler_outcome": what_happens(backend, X, y, seed)[:400],
+            "largest_features_sampler_no_warning": quiet,
+            "largest_features_sampler_runs": runs,
+            "sampler_outcome": outcome(f)[:400],
         })
         print({k: rows[-1][k] for k in ("features", "worker_prompt_tokens",
                                         "label_prompt_tokens", "sampler_outcome")},

@@ -47,6 +47,21 @@ class ExamplePool:
         }
         self.y = np.asarray(y)
         self.by_class = {c: np.flatnonzero(self.y == c) for c in schema.classes}
+        # Gower coordinates: numbers scaled by their observed range, categories
+        # as codes (compared for equality)
+        self.coords = {s.name: self._coords(s, X[s.name].tolist())
+                       for s in schema.features}
+
+    @staticmethod
+    def _coords(spec, values) -> np.ndarray:
+        if spec.kind == "categorical":
+            codes = {c: i for i, c in enumerate(spec.categories)}
+            return np.array([codes.get(v, -1) for v in values], dtype=float)
+        x = np.array([np.nan if v is None else v for v in values], dtype=float)
+        lo, hi = spec.observed_min, spec.observed_max
+        if lo is None or hi is None:
+            lo, hi = np.nanmin(x, initial=0.0), np.nanmax(x, initial=0.0)
+        return x / (hi - lo if hi > lo else 1.0)
 
     def line(self, names: Sequence[str], i: int) -> str:
         return ",".join(self.cells[n][i] for n in names)
@@ -60,6 +75,53 @@ class ExamplePool:
         picked = [rng.permutation(p)[:per] for p in self.by_class.values() if len(p)]
         out = np.concatenate(picked)
         return rng.permutation(out)[:k]
+
+    def nearest(self, rng: np.random.Generator, k: int, target_class, names,
+                rows) -> np.ndarray:
+        """Up to ``k`` distinct rows of a class, nearest to ``rows`` on ``names``.
+
+        The distance is Gower's (mean over ``names`` of the range-scaled
+        absolute difference for numbers, of the mismatch for categories;
+        a missing value counts as the largest distance). The rows take
+        turns: each adds its nearest real row not already picked, until
+        ``k`` rows are picked; ties are broken at random, so rows with the
+        same values still see different examples.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Breaks ties and orders the result.
+        k : int
+            Number of examples wanted.
+        target_class : object or None
+            The class the examples come from; ``None`` for every class.
+        names : sequence of str
+            The columns compared (a role's parent columns).
+        rows : sequence of dict
+            Column name -> value of each generated row.
+        """
+        pool = (self.by_class[target_class] if target_class is not None
+                else np.arange(len(self.y)))
+        if not len(pool) or not len(rows) or not names:
+            return self.sample(rng, k, target_class)
+        dist = np.zeros((len(rows), len(pool)))
+        for name in names:
+            spec = self.schema[name]
+            real = self.coords[name][pool]
+            gen = self._coords(spec, [r[name] for r in rows])
+            if spec.kind == "categorical":
+                d = (gen[:, None] != real[None, :]).astype(float)
+            else:
+                d = np.minimum(np.abs(gen[:, None] - real[None, :]), 1.0)
+            dist += np.where(np.isnan(d), 1.0, d)
+        dist /= len(names)
+        # nearest first; a random secondary key breaks ties
+        order = np.lexsort((rng.random(dist.shape), dist), axis=1)
+        # rank by rank, row by row: every row's nearest first
+        ranked = pool[order.T.ravel()]
+        _, first = np.unique(ranked, return_index=True)
+        picked = ranked[np.sort(first)][:k]
+        return rng.permutation(picked)
 
 
 def check_answers(backend, prompts_sent, texts) -> None:
@@ -97,7 +159,9 @@ def generate_features(
     Rows come in groups, one group per ``(target, key)``. For every role, a
     group is one prompt: real rows of the group's class as examples (drawn
     by a generator keyed on the group and role, so different groups see
-    different examples), then one answer line per row. A line starts with
+    different examples; for a role with parents, the real rows nearest to
+    the group's rows on the parent columns, ``ExamplePool.nearest``), then
+    one answer line per row. A line starts with
     the row's parent values, forced by the grammar, followed by the role's
     cells. Roles run level by level; every prompt of a level shares one
     batched call.
@@ -132,7 +196,11 @@ def generate_features(
                                 for f in plan.role(r).features]
                 parent_specs = [schema[f] for f in parent_names]
                 rng = derive_rng(*key, role_index[role_name], 1)
-                idx = pool.sample(rng, n_examples, target)
+                if parent_names:  # real rows whose parent values are closest
+                    idx = pool.nearest(rng, n_examples, target, parent_names,
+                                       [values[r] for r in rows])
+                else:
+                    idx = pool.sample(rng, n_examples, target)
                 examples = [(pool.line(parent_names, j), pool.line(role.features, j))
                             for j in idx]
                 user = prompts.worker_user(schema, role.name, specs, parent_specs,
