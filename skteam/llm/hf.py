@@ -370,7 +370,7 @@ class HFBackend:
             position = (shared + suffix_mask.cumsum(-1) - 1).clamp(min=0).to(dev)
             logits = self._forward(suffix.to(dev), attention, position, cache)
             next_pos = position[:, -1:] + 1
-            for _ in range(max_new_tokens):
+            while active:
                 for j, i in enumerate(active):
                     llt.fill_next_token_bitmask(matchers[i], bitmask, j)
                 llt.apply_token_bitmask_inplace(
@@ -379,48 +379,54 @@ class HFBackend:
                 logits = logits.cpu()
                 if temperature > 0:
                     probs = torch.softmax(logits / temperature, dim=-1)
-                chosen = torch.full((len(active),), pad_id, dtype=torch.long)
-                keep = []
+                step = {}  # active position -> the tokens this row takes now
                 for j, i in enumerate(active):
                     m = matchers[i]
-                    forced_now = m.compute_ff_tokens()
-                    if forced_now and m.validate_tokens(forced_now[:1]) != 1:
-                        forced_now = self._spelled(m)
+                    room = max_new_tokens - len(out_tokens[i])
+                    forced_now = m.compute_ff_tokens()[: min(room, MAX_FORCED_PER_STEP)]
                     if forced_now:
-                        token = forced_now[0]
-                        n_forced += 1
+                        valid = m.validate_tokens(forced_now)
+                        forced_now = forced_now[:valid] if valid else self._spelled(m)
+                        n_forced += len(forced_now)
+                        tokens = forced_now
                     elif temperature <= 0:
-                        token = int(torch.argmax(logits[j]))
+                        tokens = [int(torch.argmax(logits[j]))]
                     else:
-                        token = int(torch.multinomial(probs[j], 1,
-                                                      generator=generators[i]))
-                    if token in eos_ids and m.is_accepting():
+                        tokens = [int(torch.multinomial(probs[j], 1,
+                                                        generator=generators[i]))]
+                    if tokens[0] in eos_ids and m.is_accepting():
                         continue
-                    if not m.consume_token(token):
+                    if not m.consume_tokens(tokens):
                         raise RuntimeError(
                             "The grammar matcher rejected its own token: "
                             f"{m.get_error()}"
                         )
-                    out_tokens[i].append(token)
-                    chosen[j] = token
-                    if not m.is_stopped():
-                        keep.append(j)
-                if not keep:
+                    out_tokens[i].extend(tokens)
+                    if not m.is_stopped() and len(out_tokens[i]) < max_new_tokens:
+                        step[j] = tokens
+                if not step:
                     break
+                keep = sorted(step)
                 if len(keep) < len(active):
                     index = torch.tensor(keep, dtype=torch.long, device=dev)
                     cache.batch_select_indices(index)
                     attention = attention[index]
                     next_pos = next_pos[index]
-                    chosen = chosen[index.cpu()]
                     active = [active[j] for j in keep]
-                attention = torch.cat(
-                    [attention, torch.ones((len(active), 1), dtype=attention.dtype,
-                                           device=dev)], dim=1
-                )
-                logits = self._forward(chosen[:, None].to(dev), attention, next_pos,
+                # a row's tokens of this step, right-aligned: [pad...][tokens]
+                lengths = [len(step[j]) for j in keep]
+                width = max(lengths)
+                chosen = torch.full((len(keep), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(keep), width), dtype=attention.dtype)
+                for r, j in enumerate(keep):
+                    chosen[r, width - lengths[r]:] = torch.tensor(step[j])
+                    mask[r, width - lengths[r]:] = 1
+                mask = mask.to(dev)
+                attention = torch.cat([attention, mask], dim=1)
+                offsets = (mask.cumsum(-1) - 1).clamp(min=0)
+                logits = self._forward(chosen.to(dev), attention, next_pos + offsets,
                                        cache)
-                next_pos = next_pos + 1
+                next_pos = next_pos + torch.tensor(lengths, device=dev)[:, None]
         texts = [tok.decode(t, skip_special_tokens=True) for t in out_tokens]
         n_out = sum(len(t) for t in out_tokens)
         return texts, n_in, n_out - n_forced, n_forced
@@ -443,6 +449,9 @@ def _quiet_gguf_bar():
 ZERO_WIDTH_SPACE = "\u200b"
 # Shorter shared prefixes are not worth a separate forward pass.
 MIN_SHARED_PREFIX = 16
+# Grammar-forced tokens (separators, column names, a row's parent values)
+# enter the model several at a time, in one forward pass.
+MAX_FORCED_PER_STEP = 64
 
 
 def _common_prefix_length(seqs) -> int:

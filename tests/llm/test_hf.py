@@ -79,6 +79,43 @@ def test_mixed_grammars_share_a_call(embedded_backend):
     assert out[1] in {"yes\n", "no\n"}
 
 
+# a line whose parent values are forced, as a role worker's answer line
+FORCED = """start: "age=47,sex=Female,region=north-east,smoker=no -> score=" c2 "\\n"
+c2: %json {"type": "number", "minimum": -3.5, "maximum": 3.5, "multipleOf": 0.01}
+"""
+
+
+@pytest.mark.model
+def test_forced_tokens_take_one_forward_pass(embedded_backend, monkeypatch):
+    from skteam.llm import hf
+
+    prompts = _prompts(embedded_backend, 3)
+    grammars = [FORCED, GRAMMAR, FORCED]
+    calls = []
+    forward = embedded_backend._forward
+
+    def counting(input_ids, *a, **k):
+        calls.append(input_ids.shape[1])
+        return forward(input_ids, *a, **k)
+
+    monkeypatch.setattr(embedded_backend, "_forward", counting)
+    usage = Usage()
+    fast = embedded_backend.generate(prompts, grammars, seeds=[1, 2, 3],
+                                     max_new_tokens=40, usage=usage)
+    fast_calls = len(calls)
+    calls.clear()
+    monkeypatch.setattr(hf, "MAX_FORCED_PER_STEP", 1)  # one token per step
+    slow = embedded_backend.generate(prompts, grammars, seeds=[1, 2, 3],
+                                     max_new_tokens=40)
+    # same texts, forced text written as in the grammar
+    assert fast == slow
+    assert fast[0].startswith("age=47,sex=Female,region=north-east,smoker=no -> score=")
+    _check_line(fast[1])
+    # the forced prefix (more than 10 tokens) went in one pass, not one per token
+    assert usage.forced_tokens > 10
+    assert fast_calls < len(calls) - 5
+
+
 @pytest.mark.model
 def test_context_overflow_is_reported(embedded_backend):
     prompt = "word " * (embedded_backend.context_length + 10)
