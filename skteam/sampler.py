@@ -416,7 +416,8 @@ class TeamTrimSampler(BaseOverSampler):
         trimmed = self._n_examples_used != (self.n_examples, LABEL_EXAMPLES)
         if trimmed:
             warnings.warn(
-                f"Prompts show {fit.n_examples} real rows per role worker (of "
+                f"Prompts show {fit.n_examples} real "
+                f"{'row' if fit.n_examples == 1 else 'rows'} per role worker (of "
                 f"n_examples={self.n_examples}) and {fit.n_label_examples} per label "
                 f"worker (of {LABEL_EXAMPLES}): with more, a prompt would exceed the "
                 f"model's context of {fit.context_length} tokens. Shorten "

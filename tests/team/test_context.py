@@ -157,7 +157,7 @@ def test_fit_resample_trims_examples_with_a_warning(uniform_backend):
                               plan=one_role_plan(X), sampling_strategy={1: 12},
                               batch_size=2, max_batches=2, on_shortfall="warn",
                               **FAST)
-    with pytest.warns(UserWarning, match=r"Prompts show \d+ real rows per role "
+    with pytest.warns(UserWarning, match=r"Prompts show \d+ real rows? per role "
                                          r"worker \(of n_examples=8\).*context of "
                                          rf"{backend.context_length} tokens"):
         Xr, yr = sampler.fit_resample(X, y)
