@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..rowformat import format_row, parse_row, row_grammar, split_lines
 from ..schema import Schema
@@ -47,21 +48,23 @@ class ExamplePool:
         }
         self.y = np.asarray(y)
         self.by_class = {c: np.flatnonzero(self.y == c) for c in schema.classes}
-        # Gower coordinates: numbers scaled by their observed range, categories
-        # as codes (compared for equality)
+        # Gower coordinates: numbers divided by their observed range (one scale
+        # per column, shared by real and generated rows), categories as codes
+        self.scale = {}
+        for s in schema.features:
+            if s.kind != "categorical":
+                x = pd.to_numeric(X[s.name], errors="coerce")
+                span = float(x.max() - x.min()) if x.notna().any() else 0.0
+                self.scale[s.name] = span if span > 0 else 1.0
         self.coords = {s.name: self._coords(s, X[s.name].tolist())
                        for s in schema.features}
 
-    @staticmethod
-    def _coords(spec, values) -> np.ndarray:
+    def _coords(self, spec, values) -> np.ndarray:
         if spec.kind == "categorical":
             codes = {c: i for i, c in enumerate(spec.categories)}
             return np.array([codes.get(v, -1) for v in values], dtype=float)
         x = np.array([np.nan if v is None else v for v in values], dtype=float)
-        lo, hi = spec.observed_min, spec.observed_max
-        if lo is None or hi is None:
-            lo, hi = np.nanmin(x, initial=0.0), np.nanmax(x, initial=0.0)
-        return x / (hi - lo if hi > lo else 1.0)
+        return x / self.scale[spec.name]
 
     def line(self, names: Sequence[str], i: int) -> str:
         return ",".join(self.cells[n][i] for n in names)
