@@ -35,6 +35,10 @@ Methods (all on the same cells and the same quotas):
 - ``skteam``: ``TeamTrimSampler`` with the full three-stage QC.
 - with ``--ablation``: ``skteam +sanity`` and ``skteam +sanity+cost`` (T²'s
   Table 6 "after QC step 1 / 2").
+- on request (``--methods``): ``skteam (no QC, target labels)`` and
+  ``skteam (target labels)``: ``labeling="target"``, every generated row
+  keeps the class it was written for, no label worker. Their raw batches
+  are a stream of their own (same feature prompts and seeds).
 
 All skteam variants of a cell read the same raw batch stream (in-process
 cache; the stream does not depend on ``qc``), so the ``seconds`` of the
@@ -83,12 +87,16 @@ RESULTS = Path(__file__).parent / "results"
 MODELS = ("LR", "SVM", "MLP", "RF")
 BASE_METHODS = ("D_ori", "SMOTE", "CLLM", "skteam (no QC)", "skteam")
 ABLATION_METHODS = ("skteam +sanity", "skteam +sanity+cost")
-METHOD_ORDER = BASE_METHODS[:4] + ABLATION_METHODS + BASE_METHODS[4:]
+TARGET_METHODS = ("skteam (no QC, target labels)", "skteam (target labels)")
+METHOD_ORDER = (BASE_METHODS[:4] + ABLATION_METHODS + TARGET_METHODS[:1]
+                + BASE_METHODS[4:] + TARGET_METHODS[1:])
 SKTEAM_QC = {
     "skteam (no QC)": (),
     "skteam +sanity": ("sanity",),
     "skteam +sanity+cost": ("sanity", "cost"),
     "skteam": ("sanity", "cost", "diversity"),
+    "skteam (no QC, target labels)": (),
+    "skteam (target labels)": ("sanity", "cost", "diversity"),
 }
 # CLLM curation defaults (seedatnabeel/CLLM, data_centric_curation).
 CLLM_TREES = 100
@@ -300,7 +308,7 @@ def _smote(cell: Cell, quota: dict, seed: int) -> Resampled:
                      time.perf_counter() - t0, note, extra)
 
 
-def _sampler(cell: Cell, quota: dict, cfg, *, qc, plan=None):
+def _sampler(cell: Cell, quota: dict, cfg, *, qc, plan=None, labeling="worker"):
     from skteam import TeamTrimSampler
 
     ctx = cell.context
@@ -317,6 +325,7 @@ def _sampler(cell: Cell, quota: dict, cfg, *, qc, plan=None):
         plan=plan,
         batch_size=batch_size,
         qc=qc,
+        labeling=labeling,
         max_batches=cfg.max_batches_factor * n_batches + cfg.extra_batches,
         on_shortfall="warn",
         cache_dir=cfg.cache_dir,
@@ -399,8 +408,9 @@ def resample(method: str, cell: Cell, cfg) -> Resampled:
     if method == "SMOTE":
         return _smote(cell, quota, cell.seed)
     if method in SKTEAM_QC:
-        return _run_sampler(_sampler(cell, quota, cfg, qc=SKTEAM_QC[method]),
-                            cell, requested)
+        labeling = "target" if method in TARGET_METHODS else "worker"
+        return _run_sampler(_sampler(cell, quota, cfg, qc=SKTEAM_QC[method],
+                                     labeling=labeling), cell, requested)
     if method == "CLLM":
         plan = {"roles": [{"name": "Record writer",
                            "features": [str(c) for c in cell.X_train.columns]}]}
@@ -451,7 +461,7 @@ def parser(doc: str, **defaults) -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=None,
                    help="rows to add per D_ori (overrides the table's default)")
     p.add_argument("--methods", nargs="+", default=None,
-                   help=f"subset of {list(BASE_METHODS)}")
+                   help=f"subset of {list(BASE_METHODS + TARGET_METHODS)}")
     p.add_argument("--ablation", action="store_true",
                    help="also run the per-stage QC ablation (+sanity, +sanity+cost)")
     p.add_argument("--batch-size", type=int, default=10)
@@ -477,9 +487,9 @@ def config(args, argv, quick_seeds: int = 2, quick_methods=None) -> Config:
     methods = list(args.methods or (quick_methods if args.quick and quick_methods
                                     else BASE_METHODS))
     for m in methods:
-        if m not in BASE_METHODS and m not in ABLATION_METHODS:
+        if m not in METHOD_ORDER:
             raise SystemExit(f"unknown method {m!r}; choose from "
-                             f"{list(BASE_METHODS + ABLATION_METHODS)}")
+                             f"{list(METHOD_ORDER)}")
     if args.ablation:
         methods += [m for m in ABLATION_METHODS if m not in methods]
     methods = [m for m in METHOD_ORDER if m in methods]

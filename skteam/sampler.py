@@ -58,7 +58,8 @@ class TeamTrimSampler(BaseOverSampler):
     A task manager splits the features into roles ordered by a precedence
     graph; role workers fill their columns in that order, each seeing the
     values already written for the row and real rows of the requested
-    class; a label worker labels the row. Every batch is then trimmed by a
+    class; a label worker labels the row (or the row keeps the requested
+    class, see ``labeling``). Every batch is then trimmed by a
     three-stage quality control (sanity, cost duel with ``estimator``,
     cluster-entropy diversity) before it joins the data. This is the
     team-then-trim method (T²).
@@ -114,6 +115,15 @@ class TeamTrimSampler(BaseOverSampler):
         Real rows shown in each worker prompt (different for every row).
     temperature : float, default=0.8
         Sampling temperature of the workers.
+    labeling : {"auto", "worker", "target"}, default="auto"
+        Who labels a generated row. ``"worker"``: the label worker (T²'s
+        Ψ_{K+1}) labels it, and a row labelled with another class than the
+        one it was written for counts for that class if it still needs rows.
+        ``"target"``: the row keeps the class it was written for (the
+        workers were shown real rows of that class); no label-worker call.
+        ``"auto"``: ``"target"`` for the embedded model, which labels
+        held-out real rows at about chance level
+        (``benchmarks/label_worker.py``), ``"worker"`` for any other model.
     cache_dir : path-like, default=None
         Directory of an on-disk raw-batch cache (an in-process cache is
         always used).
@@ -146,7 +156,8 @@ class TeamTrimSampler(BaseOverSampler):
         ``llm_calls``, ``input_tokens``, ``output_tokens``, ``cells``,
         ``parse_failures``, ``seconds``, ``rows_per_second``,
         ``output_tokens_per_cell``, ``batches``, ``cached_batches``,
-        ``filled_rows``.
+        ``filled_rows``, ``labeling`` (``"worker"`` or ``"target"``, with
+        ``"auto"`` resolved).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
@@ -187,6 +198,7 @@ class TeamTrimSampler(BaseOverSampler):
         "on_shortfall": [StrOptions({"fill", "raise", "warn"})],
         "n_examples": [Interval(numbers.Integral, 1, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
+        "labeling": [StrOptions({"auto", "worker", "target"})],
         "cache_dir": [str, os.PathLike, None],
         "device": [str],
         "verbose": ["verbose"],
@@ -213,6 +225,7 @@ class TeamTrimSampler(BaseOverSampler):
         on_shortfall="fill",
         n_examples=8,
         temperature=0.8,
+        labeling="auto",
         cache_dir=None,
         device="auto",
         verbose=1,
@@ -235,6 +248,7 @@ class TeamTrimSampler(BaseOverSampler):
         self.on_shortfall = on_shortfall
         self.n_examples = n_examples
         self.temperature = temperature
+        self.labeling = labeling
         self.cache_dir = cache_dir
         self.device = device
         self.verbose = verbose
@@ -429,6 +443,7 @@ class TeamTrimSampler(BaseOverSampler):
             PROMPT_VERSION, self.batch_size, self.n_examples, self.temperature,
             base_seed, sorted((str(c), n) for c, n in chunks.items()),
             *([list(self._n_examples_used)] if trimmed else []),
+            *([self._labeling()] if self._labeling() != "worker" else []),
         )
         stream = get_stream(key, self.schema_.classes, self.cache_dir)
         class_index = {c: i for i, c in enumerate(self.schema_.classes)}
@@ -503,6 +518,7 @@ class TeamTrimSampler(BaseOverSampler):
                                             len(self.schema_.names),
                                             self._rows_generated)
             self.generation_stats_["n_examples_used"] = self._n_examples_used[0]
+            self.generation_stats_["labeling"] = self._labeling()
             self.generation_stats_["filled_rows"] = int(sum(filled.values()))
             if failure is not None:
                 _attach_report(failure, self.qc_report_)
@@ -526,6 +542,12 @@ class TeamTrimSampler(BaseOverSampler):
         if is_frame:
             return X_res.set_axis(out_columns, axis=1), y_res
         return _to_array(X_res, X), y_res
+
+    def _labeling(self) -> str:
+        """``labeling`` with ``"auto"`` resolved."""
+        if self.labeling == "auto":
+            return "target" if self.model == "embedded" else "worker"
+        return self.labeling
 
     def _base_seed(self) -> int:
         rs = self.random_state
@@ -557,9 +579,12 @@ class TeamTrimSampler(BaseOverSampler):
                     rows_of.setdefault(b, []).append(values[gi * k + j])
         label_groups = [[v for v in values[gi * k:(gi + 1) * k] if v is not None]
                         for gi in range(len(groups))]
-        labels = label_rows(backend, self.schema_, pool, label_groups, keys,
-                            n_examples=self._n_examples_used[1],
-                            temperature=self.temperature, usage=local)
+        if self._labeling() == "target":
+            labels = [[target] * len(rows) for rows in label_groups]
+        else:
+            labels = label_rows(backend, self.schema_, pool, label_groups, keys,
+                                n_examples=self._n_examples_used[1],
+                                temperature=self.temperature, usage=local)
         label_of = {}
         for gi, (b, g) in enumerate(groups):
             ok = [j for j in range(k) if values[gi * k + j] is not None]

@@ -172,6 +172,33 @@ def test_shortfall_message_names_the_label_worker(monkeypatch):
     assert (s.qc_report_["relabelled"] == s.qc_report_["n_generated"]).all()
 
 
+def test_labeling_target_keeps_the_requested_class_without_a_label_call():
+    from skteam.cache import clear_streams
+
+    clear_streams()
+    X, y = small_frame()
+    worker = TeamTrimSampler(**FAST, qc=())
+    target = TeamTrimSampler(**FAST, qc=(), labeling="target")
+    Xw, yw = worker.fit_resample(X, y)
+    Xt, yt = target.fit_resample(X, y)
+    assert Counter(yt) == Counter(yw) == Counter({0: 30, 1: 30})
+    # "auto" on a model other than the embedded one: the label worker
+    assert worker.generation_stats_["labeling"] == "worker"
+    assert target.generation_stats_["labeling"] == "target"
+    # the test double's label worker relabels some rows; "target" never does
+    assert worker.qc_report_["relabelled"].sum() > 0
+    assert target.qc_report_["relabelled"].sum() == 0
+    # one call fewer per chunk: no label worker
+    assert (target.generation_stats_["llm_calls"]
+            < worker.generation_stats_["llm_calls"])
+
+
+def test_labeling_is_validated():
+    X, y = small_frame()
+    with pytest.raises(ValueError, match="labeling"):
+        TeamTrimSampler(**FAST, labeling="oracle").fit_resample(X, y)
+
+
 def test_constraints_are_enforced_by_sanity():
     X, y = small_frame()
     s = TeamTrimSampler(qc=("sanity",), constraints=["age <= 40"],
@@ -235,10 +262,11 @@ def test_pipeline_cross_validate_and_grid_search():
 
 
 @pytest.mark.model
-def test_end_to_end_with_embedded_model():
+@pytest.mark.parametrize("labeling, used", [("auto", "target"), ("worker", "worker")])
+def test_end_to_end_with_embedded_model(labeling, used):
     X, y = small_frame(30)
     s = TeamTrimSampler(random_state=0, verbose=0, qc=("sanity",),
-                        sampling_strategy={1: 12})
+                        sampling_strategy={1: 12}, labeling=labeling)
     Xr, yr = s.fit_resample(X, y)
     assert Counter(yr)[1] == 12
     new = Xr[s.synthetic_mask_]
@@ -248,6 +276,9 @@ def test_end_to_end_with_embedded_model():
     assert set(new["smoker"]) <= {"yes", "no"}
     assert s.generation_stats_["parse_failures"] == 0
     assert s.generation_stats_["output_tokens_per_cell"] <= 4
+    assert s.generation_stats_["labeling"] == used
+    if used == "target":  # the embedded model's rows keep the requested class
+        assert s.qc_report_["relabelled"].sum() == 0
 
 
 def _subsample(X, y, n, seed=0):

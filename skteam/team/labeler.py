@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from ..rowformat import choice_grammar, format_row, split_lines
 from ..schema import Schema
 from . import prompts
@@ -31,13 +33,23 @@ def label_rows(
     *,
     n_examples: int = 8,
     temperature: float = 0.8,
+    example_choice: str = "balanced",
     usage=None,
 ):
     """Label rows (dicts of feature values), one prompt per group of rows.
 
-    Every prompt shows real rows balanced over the classes, drawn by a
-    generator keyed on the group; its answer repeats each row (forced by
-    the grammar) and adds one of the classes.
+    Every prompt shows real rows with their labels, drawn by a generator
+    keyed on the group; its answer repeats each row (forced by the grammar)
+    and adds one of the classes.
+
+    Parameters
+    ----------
+    example_choice : {"balanced", "nearest", "nearest_per_class"}, \
+            default="balanced"
+        Which real rows a prompt shows: drawn at random, balanced over the
+        classes; the rows nearest to the group's rows on every feature
+        (:meth:`ExamplePool.nearest`, any class); or the nearest rows of
+        each class, the same number per class.
 
     Returns
     -------
@@ -53,7 +65,7 @@ def label_rows(
         if not rows:
             continue
         rng = derive_rng(*key, 999, 1)
-        idx = pool.sample(rng, n_examples)
+        idx = _label_examples(pool, rng, n_examples, names, rows, example_choice)
         examples = [(pool.line(names, j), prompts._one_line(pool.y[j])) for j in idx]
         user = prompts.labeler_user(schema, examples)
         prefixes = [format_row(schema.features, [row[n] for n in names]) + prompts.ARROW
@@ -84,3 +96,18 @@ def label_rows(
         except (ValueError, KeyError):  # only when the token budget ran out
             out.append([None] * len(rows))
     return out
+
+
+def _label_examples(pool, rng, k, names, rows, how):
+    if how == "balanced":
+        return pool.sample(rng, k)
+    if how == "nearest":
+        return pool.nearest(rng, k, None, names, rows)
+    if how == "nearest_per_class":
+        present = [c for c, idx in pool.by_class.items() if len(idx)]
+        per = max(1, -(-k // len(present)))
+        picked = np.concatenate([pool.nearest(rng, per, c, names, rows)
+                                 for c in present])
+        return rng.permutation(picked)[:k]
+    raise ValueError(f"example_choice={how!r}; use 'balanced', 'nearest' or "
+                     "'nearest_per_class'.")
