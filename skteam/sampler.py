@@ -421,21 +421,25 @@ class TeamTrimSampler(BaseOverSampler):
         }
         chunks = {c: max(1, min(ROWS_PER_CHUNK // self.batch_size, max_batches[c]))
                   for c in quotas}
-        # Every prompt must fit the model's context: checked before generating.
+        # Every prompt must fit the model's context: checked before generating
+        # (no label worker prompt when rows keep their class).
+        n_label = LABEL_EXAMPLES if self._labeling() == "worker" else 0
         fit = fit_examples(backend, self.schema_, plan, pool, list(quotas),
                            n_examples=self.n_examples,
-                           n_label_examples=LABEL_EXAMPLES,
+                           n_label_examples=n_label,
                            rows_per_prompt=min(ROWS_PER_PROMPT, self.batch_size))
         self._n_examples_used = (fit.n_examples, fit.n_label_examples)
-        trimmed = self._n_examples_used != (self.n_examples, LABEL_EXAMPLES)
+        trimmed = self._n_examples_used != (self.n_examples, n_label)
         if trimmed:
+            label_part = (f" and {fit.n_label_examples} per label worker (of "
+                          f"{LABEL_EXAMPLES})" if n_label else "")
             warnings.warn(
                 f"Prompts show {fit.n_examples} real "
                 f"{'row' if fit.n_examples == 1 else 'rows'} per role worker (of "
-                f"n_examples={self.n_examples}) and {fit.n_label_examples} per label "
-                f"worker (of {LABEL_EXAMPLES}): with more, a prompt would exceed the "
-                f"model's context of {fit.context_length} tokens. Shorten "
-                "feature_descriptions or dataset_description, or lower n_examples.",
+                f"n_examples={self.n_examples}){label_part}: with more, a prompt "
+                f"would exceed the model's context of {fit.context_length} tokens. "
+                "Shorten feature_descriptions or dataset_description, or lower "
+                "n_examples.",
                 UserWarning, stacklevel=3,
             )
         key = fingerprint(

@@ -138,7 +138,9 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
     targets : sequence
         The classes rows are generated for.
     n_examples, n_label_examples : int
-        The wanted numbers of examples in worker and label prompts.
+        The wanted numbers of examples in worker and label prompts;
+        ``n_label_examples=0``: no label worker prompt is sent
+        (``labeling="target"``), so none is checked.
     rows_per_prompt : int
         The most rows one prompt answers.
 
@@ -182,6 +184,8 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
                                 schema, count, backend)
             k_work = min(k_work, k)
             longest = max(longest, total)
+    if n_label_examples == 0:
+        return ContextFit(k_work, 0, context, longest)
     # label worker: full rows, examples balanced over the classes
     options = class_texts(schema)
     base = count(backend.chat_prompt(prompts.LABELER_SYSTEM,
