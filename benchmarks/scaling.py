@@ -156,11 +156,12 @@ class _NoGenerate:
         raise _StopBeforeGeneration
 
 
-def what_happens(backend, X, y, seed):
+def what_happens(backend, X, y, seed, labeling="worker"):
     """What ``fit_resample`` does with this table, up to its first generation."""
     sampler = TeamTrimSampler(model=_NoGenerate(backend), qc=(),
                               plan=make_plan(list(X.columns)), verbose=0,
-                              random_state=seed, dataset_description=DESCRIPTION)
+                              random_state=seed, dataset_description=DESCRIPTION,
+                              labeling=labeling)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -190,9 +191,11 @@ def _largest(ok, lo, top):
     return hi
 
 
-def context_study(backend, seed, n_classes, max_features):
+def context_study(backend, seed, n_classes, max_features, labeling="worker"):
     """Largest feature counts: prompts that fit (8 and 1 examples), and the
-    largest tables the sampler starts on without a warning and at all."""
+    largest tables the sampler starts on without a warning and at all (with
+    ``labeling="target"`` no label worker prompt is sent, so only the
+    worker prompts bound the sampler)."""
     context = backend.context_length
     cache = {}
 
@@ -210,7 +213,7 @@ def context_study(backend, seed, n_classes, max_features):
     def outcome(f):
         if f not in outcomes:
             X, y = make_table(f, n_classes, seed)
-            outcomes[f] = what_happens(backend, X, y, seed)
+            outcomes[f] = what_happens(backend, X, y, seed, labeling)
         return outcomes[f]
 
     lo = max(1, math.ceil(math.log2(n_classes)))  # smallest table
@@ -234,7 +237,7 @@ def context_study(backend, seed, n_classes, max_features):
             "largest_features_8_examples": f8, "largest_features_1_example": f1,
             "largest_features_sampler_no_warning": quiet,
             "largest_features_sampler_runs": runs,
-            "sampler_outcome": outcome(f)[:400],
+            "sampler_outcome": outcome(f)[:400], "labeling": labeling,
         })
         print({k: rows[-1][k] for k in ("features", "worker_prompt_tokens",
                                         "label_prompt_tokens", "sampler_outcome")},
@@ -298,6 +301,9 @@ def main(argv=None):
                    help="override ROWS_PER_CHUNK (default: the library's)")
     p.add_argument("--max-features", type=int, default=400)
     p.add_argument("--no-context", action="store_true")
+    p.add_argument("--labeling", choices=["worker", "target"], default=None,
+                   help="labeling of the sampler in the context study (default: "
+                        "what labeling='auto' picks for --model)")
     p.add_argument("--model", default="embedded")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
@@ -325,7 +331,10 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
 
     if not args.no_context:
-        ctx = context_study(backend, args.seed, args.base[2], args.max_features)
+        labeling = args.labeling or ("target" if args.model == "embedded"
+                                     else "worker")
+        ctx = context_study(backend, args.seed, args.base[2], args.max_features,
+                            labeling)
         ctx_path = out.with_name(out.stem + "_context.csv")
         pd.DataFrame([{**r, **common} for r in ctx]).to_csv(ctx_path, index=False)
         print(f"wrote {ctx_path}")
