@@ -47,14 +47,13 @@ from skteam.datasets import (
 )
 from skteam.llm import Usage
 from skteam.llm.registry import get_backend
+from skteam.sampler import LABEL_EXAMPLES, ROWS_PER_PROMPT
 from skteam.schema import Schema
 from skteam.team.labeler import label_rows
 from skteam.team.workers import ExamplePool
 
 RESULTS = Path(__file__).parent / "results"
 SETTINGS = ("diabetes-imbalance", "diabetes-30", "compas-50")
-LABEL_EXAMPLES = 8  # what the sampler shows the label worker
-ROWS_PER_PROMPT = 5  # rows labelled per prompt, as in the sampler
 
 
 def _balanced(X, y, n, rng):
