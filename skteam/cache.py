@@ -30,7 +30,7 @@ import pandas as pd
 
 logger = logging.getLogger("skteam")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAX_STREAMS = 64
 
 
@@ -76,6 +76,8 @@ class RawBatch:
         Rows lost to unparseable answers.
     usage : dict
         This batch's share of the language-model counters.
+    chunk : int
+        Batches generated together with this one (set by the stream).
     """
 
     target: object
@@ -84,6 +86,7 @@ class RawBatch:
     labels: list
     failures: int = 0
     usage: dict = field(default_factory=dict)
+    chunk: int = 1
 
     def to_json(self) -> dict:
         return {
@@ -93,6 +96,7 @@ class RawBatch:
             "labels": [_jsonable(v) for v in self.labels],
             "failures": self.failures,
             "usage": self.usage,
+            "chunk": self.chunk,
         }
 
 
@@ -153,8 +157,9 @@ class BatchStream:
                     labels=[self._restore(v) for v in item["labels"]],
                     failures=int(item["failures"]),
                     usage=item["usage"],
+                    chunk=int(item["chunk"]),
                 )
-                self.batches[(batch.target, batch.index)] = batch
+                self.batches[(batch.target, batch.chunk, batch.index)] = batch
             self.loaded_from_disk = bool(self.batches)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             self.batches.clear()
@@ -179,7 +184,8 @@ class BatchStream:
 
     def _write(self):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        items = sorted(self.batches.values(), key=lambda b: (str(b.target), b.index))
+        items = sorted(self.batches.values(),
+                       key=lambda b: (str(b.target), b.chunk, b.index))
         batches = [b.to_json() for b in items]
         payload = json.dumps(batches, sort_keys=True)
         doc = {
@@ -204,18 +210,21 @@ class BatchStream:
 
         Returns the batch and whether it came from the cache. Batches are
         generated in chunks that start at multiples of ``chunk``, so a batch's
-        content never depends on how far earlier fits read the stream.
+        content never depends on how far earlier fits read the stream. The
+        chunk size shapes the prompts, so batches are kept per class and chunk
+        size: fits whose quotas differ only for other classes share them.
         """
         with self.lock:
-            hit = self.batches.get((target, index))
+            hit = self.batches.get((target, chunk, index))
             if hit is not None:
                 return hit, True
             first = (index // chunk) * chunk
             new = produce(target, first, chunk)
             for b in new:
-                self.batches[(b.target, b.index)] = b
+                b.chunk = chunk
+                self.batches[(b.target, chunk, b.index)] = b
             self._save()
-            return self.batches[(target, index)], False
+            return self.batches[(target, chunk, index)], False
 
 
 _STREAMS: "OrderedDict[str, BatchStream]" = OrderedDict()

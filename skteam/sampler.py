@@ -412,8 +412,8 @@ class TeamTrimSampler(BaseOverSampler):
         pool = ExamplePool(self.schema_, X_df, y)
         # A chunk is the batches generated in one go: ROWS_PER_CHUNK rows (QC
         # rejects many batches, and large forward batches are what make a CPU
-        # fast), never more than the batch budget. Chunk sizes are part of the
-        # stream key, so a stream's batches never depend on which fit made them.
+        # fast), never more than the batch budget. The stream keeps batches per
+        # class and chunk size, so a batch never depends on which fit made it.
         max_batches = {
             c: self.max_batches if self.max_batches is not None
             else 3 * math.ceil(q / self.batch_size) + 2
@@ -445,7 +445,7 @@ class TeamTrimSampler(BaseOverSampler):
         key = fingerprint(
             X_df, y, self.schema_.to_dict(), plan.to_dict(), str(self.model),
             PROMPT_VERSION, self.batch_size, self.n_examples, self.temperature,
-            base_seed, sorted((str(c), n) for c, n in chunks.items()),
+            base_seed,
             *([list(self._n_examples_used)] if trimmed else []),
             *([self._labeling()] if self._labeling() != "worker" else []),
         )

@@ -16,6 +16,7 @@ import pytest
 
 from skteam import TeamTrimSampler
 from skteam.cache import (
+    _STREAMS,
     FORMAT_VERSION,
     BatchStream,
     RawBatch,
@@ -152,7 +153,7 @@ def test_failed_production_leaves_no_partial_state(tmp_path):
         assert not stream.lock.locked()  # the next caller does not hang
     batch, hit = stream.get(CLASSES[0], 2, fake_produce(), 3)
     assert not hit and batch.rows == [[0, 2]]
-    assert sorted(i for _, i in stream.batches) == [0, 1, 2]
+    assert sorted(i for _, _, i in stream.batches) == [0, 1, 2]
 
 
 def test_concurrent_readers_produce_a_chunk_once():
@@ -210,3 +211,31 @@ def test_sampler_never_reads_a_corrupt_cache_back(tmp_path, caplog):
     third = TeamTrimSampler(**params)
     third.fit_resample(X, y)
     assert third.generation_stats_["cached_batches"] == len(third.qc_report_) > 0
+
+
+def test_quota_of_another_class_does_not_split_the_stream():
+    """Test double: a fit that changes only class 2's quota reads class 0 back."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.integers(0, 9, 60),
+                      "b": np.round(rng.normal(size=60), 1)})
+    y = np.array([0] * 10 + [1] * 40 + [2] * 10)
+    params = dict(model="test::uniform", verbose=0, qc=(), random_state=0,
+                  batch_size=4, labeling="target",
+                  plan={"roles": [{"name": "All", "features": ["a", "b"]}]})
+    clear_streams()
+    first = TeamTrimSampler(sampling_strategy={0: 30, 2: 30}, **params)
+    X1, y1 = first.fit_resample(X, y)
+    second = TeamTrimSampler(sampling_strategy={0: 30, 2: 12}, **params)
+    X2, y2 = second.fit_resample(X, y)
+    report = second.qc_report_
+    assert len(_STREAMS) == 1
+    assert (report["class"] == 0).sum() > 0
+    zero = report[report["class"] == 0]
+    assert zero["cached"].all() and not report[report["class"] == 2]["cached"].any()
+    # class 0's rows are those of the first fit
+
+    def new_zeros(sampler, X_res, y_res):
+        mask = sampler.synthetic_mask_ & (y_res == 0)
+        return X_res[mask].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(new_zeros(second, X2, y2), new_zeros(first, X1, y1))

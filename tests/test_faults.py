@@ -81,7 +81,7 @@ def test_fault_mid_fit_keeps_report_and_leaves_no_partial_state(
     assert not hasattr(sampler, "synthetic_mask_")
     # the stream holds class 1's chunk and nothing of class 2's failed chunk
     (stream,) = _STREAMS.values()
-    assert {c for c, _ in stream.batches} == {1}
+    assert {c for c, _, _ in stream.batches} == {1}
     assert not stream.lock.locked()
     monkeypatch.undo()
     # finishing the fit from the cache gives what a clean fit gives
