@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
+from scipy.stats import beta
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -50,6 +51,10 @@ ROWS_PER_CHUNK = 60
 # per token).
 ROWS_PER_PROMPT = 5
 MIN_PROMPTS_PER_CALL = 10
+# Confidence of the bound that stops a class's generation early: the class
+# stops when even the upper bound of its batches' acceptance rate cannot
+# fill its quota within max_batches (see ``_out_of_reach``).
+EARLY_STOP_LEVEL = 0.95
 
 
 class TeamTrimSampler(BaseOverSampler):
@@ -102,7 +107,12 @@ class TeamTrimSampler(BaseOverSampler):
         Null draws that set ``τ``.
     max_batches : int, default=None
         Batches generated per class at most; ``None`` means three times the
-        batches the quota needs, plus two.
+        batches the quota needs, plus two. With ``on_shortfall`` ``"raise"``
+        or ``"fill"``, a class stops earlier once the rate at which the QC
+        passes its batches (95 % upper confidence bound) cannot fill its
+        quota within this budget; under ``"fill"`` only once its sane
+        QC-rejected rows can fill it. ``generation_stats_["stopped_early"]``
+        names such classes.
     on_shortfall : {"fill", "raise", "warn"}, default="fill"
         What to do when the QC accepts too few rows of a class within
         ``max_batches``. ``"fill"`` keeps the exact counts of
@@ -156,8 +166,9 @@ class TeamTrimSampler(BaseOverSampler):
         ``llm_calls``, ``input_tokens``, ``output_tokens``, ``cells``,
         ``parse_failures``, ``seconds``, ``rows_per_second``,
         ``output_tokens_per_cell``, ``batches``, ``cached_batches``,
-        ``filled_rows``, ``labeling`` (``"worker"`` or ``"target"``, with
-        ``"auto"`` resolved).
+        ``filled_rows``, ``stopped_early`` (class -> batches generated, for
+        classes stopped before ``max_batches``), ``labeling`` (``"worker"``
+        or ``"target"``, with ``"auto"`` resolved).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
@@ -461,6 +472,11 @@ class TeamTrimSampler(BaseOverSampler):
         accepted = {c: [] for c in quotas}
         cur_X, cur_y = X_df, y
         used = {c: 0 for c in quotas}
+        # for the early stop: batches of a class with a row through the QC,
+        # QC-rejected sane rows per label, classes stopped (-> batches used)
+        passed = {c: 0 for c in quotas}
+        spare_of = Counter()
+        stopped = {}
         records = []
         reserve = []  # (record index, row, label): sane rows the QC rejected
         filled = {}
@@ -471,7 +487,8 @@ class TeamTrimSampler(BaseOverSampler):
         try:
             while True:
                 open_classes = [c for c in quotas
-                                if remaining[c] > 0 and used[c] < max_batches[c]]
+                                if remaining[c] > 0 and used[c] < max_batches[c]
+                                and c not in stopped]
                 if not open_classes:
                     break
                 for target in open_classes:
@@ -490,6 +507,9 @@ class TeamTrimSampler(BaseOverSampler):
                     record, kept, spare = self._trim_batch(batch, trim, cur_X,
                                                            cur_y, remaining)
                     reserve.extend((len(records), row, lab) for row, lab in spare)
+                    spare_of.update(lab for _, lab in spare)
+                    passed[target] += int(record["n_generated"] > sum(
+                        record[f"dropped_{stage}"] for stage in QC_STAGES))
                     for row, label in kept:
                         accepted[label].append(row)
                         remaining[label] -= 1
@@ -504,6 +524,14 @@ class TeamTrimSampler(BaseOverSampler):
                         (0.0 if hit else batch.usage.get("seconds", 0.0))
                         + time.perf_counter() - t0, 4))
                     records.append(record)
+                    if self._hopeless(target, passed, used, max_batches,
+                                      remaining, spare_of, trim):
+                        stopped[target] = used[target]
+                        logger.info(
+                            "Class %r: stopped after %d of %d batches; rows "
+                            "passed the QC in %d of them, too few to fill the "
+                            "quota within max_batches.", target, used[target],
+                            max_batches[target], passed[target])
                     logger.debug("Class %r, batch %d: %d rows, %d kept (%s).",
                                  record["class"], record["batch"],
                                  record["n_generated"], record["kept"],
@@ -524,13 +552,15 @@ class TeamTrimSampler(BaseOverSampler):
             self.generation_stats_["n_examples_used"] = self._n_examples_used[0]
             self.generation_stats_["labeling"] = self._labeling()
             self.generation_stats_["filled_rows"] = int(sum(filled.values()))
+            self.generation_stats_["stopped_early"] = {
+                _plain(c): n for c, n in stopped.items()}
             if failure is not None:
                 _attach_report(failure, self.qc_report_)
         short = {c: r for c, r in remaining.items() if r > 0}
         if short:
-            self._shortfall(short, quotas)
+            self._shortfall(short, quotas, stopped, max_batches)
         if any(filled.values()):
-            self._warn_filled(filled, quotas)
+            self._warn_filled(filled, quotas, stopped, max_batches)
 
         parts_X = [X_df]
         parts_y = [np.asarray(y)]
@@ -613,6 +643,26 @@ class TeamTrimSampler(BaseOverSampler):
             ))
         return batches
 
+    def _hopeless(self, target, passed, used, max_batches, remaining, spare_of,
+                  trim) -> bool:
+        """Whether to stop generating for ``target`` before ``max_batches``.
+
+        Only when the QC trims, ``on_shortfall`` is ``"raise"`` or ``"fill"``
+        (``"warn"`` returns every row the budget yields), the class still
+        needs rows, and the rows its remaining batches can give, at the
+        ``EARLY_STOP_LEVEL`` upper bound of the rate of batches with a row
+        through the QC, are fewer than it needs. Under ``"fill"``, also only
+        once the QC-rejected sane rows of the class can fill its quota.
+        """
+        if (trim is None or self.on_shortfall == "warn" or remaining[target] <= 0
+                or used[target] >= max_batches[target]):
+            return False
+        if self.on_shortfall == "fill" and spare_of[target] < remaining[target]:
+            return False
+        return _out_of_reach(passed[target], used[target],
+                             max_batches[target] - used[target], self.batch_size,
+                             remaining[target])
+
     def _trim_batch(self, batch: RawBatch, trim, cur_X, cur_y, remaining):
         """QC one batch and pick the rows that still fill a quota."""
         cols = self.schema_.names
@@ -678,11 +728,11 @@ class TeamTrimSampler(BaseOverSampler):
             records[at]["filled"] = records[at].get("filled", 0) + 1
         return filled
 
-    def _warn_filled(self, filled, quotas):
+    def _warn_filled(self, filled, quotas, stopped, max_batches):
         parts = []
         for c, n in filled.items():
-            label = c.item() if isinstance(c, np.generic) else c
-            parts.append(f"{n} of the {quotas[c]} rows of class {label!r}")
+            parts.append(f"{n} of the {quotas[c]} rows of class {_plain(c)!r}"
+                         + _stop_note(c, stopped, max_batches))
         warnings.warn(
             "The QC accepted too few batches within max_batches, so "
             + "; ".join(parts) + " are generated rows that passed the sanity "
@@ -693,7 +743,7 @@ class TeamTrimSampler(BaseOverSampler):
             UserWarning, stacklevel=3,
         )
 
-    def _shortfall(self, short, quotas):
+    def _shortfall(self, short, quotas, stopped, max_batches):
         report = self.qc_report_
         fill = self.on_shortfall == "fill"
         cols = ["parse_failures", "relabelled", "dropped_sanity", "dropped_cost",
@@ -707,7 +757,7 @@ class TeamTrimSampler(BaseOverSampler):
             totals = rows[cols].sum() if len(rows) else pd.Series(0, index=cols)
             worst = (totals[causes].idxmax() if totals[causes].max() > 0
                      else "none")
-            label = c.item() if isinstance(c, np.generic) else c
+            label = _plain(c)
             n_rows = int(totals["n_generated"] + totals["parse_failures"])
             detail = ", ".join(f"{int(totals[k])} {_LOSSES[k]}" for k in cols[:5]
                                if totals[k] > 0)
@@ -716,6 +766,7 @@ class TeamTrimSampler(BaseOverSampler):
                 f"{len(rows)} batches (most rows lost to: {_CAUSES[worst]}; "
                 f"{n_rows} rows generated for it"
                 + (f": {detail}" if detail else "") + ")"
+                + _stop_note(c, stopped, max_batches)
             )
         msg = ("TeamTrimSampler could not fill every class quota: "
                + "; ".join(parts)
@@ -794,7 +845,7 @@ def _note_generation_error(exc, target, index, n_done):
         exc.add_note("skteam: raised during the task manager's call, before any "
                      "batch was generated; qc_report_ is empty.")
     else:
-        label = target.item() if isinstance(target, np.generic) else target
+        label = _plain(target)
         exc.add_note(
             f"skteam: raised while generating batch {index} of class {label!r}; "
             f"qc_report_ holds the {n_done} batch(es) read before it, and no part "
@@ -825,6 +876,34 @@ def _attach_report(exc, report) -> None:
             exc.qc_report = report
         except AttributeError:
             pass
+
+
+def _plain(c):
+    """A class label as a plain Python value (numpy scalars unwrapped)."""
+    return c.item() if isinstance(c, np.generic) else c
+
+
+def _out_of_reach(passed, tried, left, batch_size, needed,
+                  level=EARLY_STOP_LEVEL) -> bool:
+    """Whether ``left`` more batches cannot give ``needed`` rows, at ``level``.
+
+    ``passed`` of the ``tried`` batches had a row through the QC. The
+    one-sided Clopper–Pearson upper bound of that rate, times ``left``
+    batches of ``batch_size`` rows (as if every passing batch were kept
+    whole), bounds the rows the rest of the budget can give.
+    """
+    if tried == 0 or passed >= tried:
+        return False
+    upper = beta.ppf(level, passed + 1, tried - passed)
+    return bool(left * upper * batch_size < needed)
+
+
+def _stop_note(c, stopped, max_batches) -> str:
+    if c not in stopped:
+        return ""
+    return (f" (its generation stopped after {stopped[c]} of max_batches="
+            f"{max_batches[c]} batches: at the rate the QC passed its batches, "
+            "the rest of the budget could not fill the quota)")
 
 
 def _stats(usage: Usage, records, cached, seconds, n_features, rows_generated) -> dict:
@@ -965,13 +1044,13 @@ def _check_labels(X, y, sampling_strategy) -> None:
         return
     if len(classes) == 1:
         c = classes[0]
-        c = c.item() if isinstance(c, np.generic) else c
+        c = _plain(c)
         raise ValueError(
             f"y has a single class ({c!r}): there is no minority class to "
             "over-sample. Pass rows of at least two classes."
         )
     if isinstance(sampling_strategy, dict):
-        known = [c.item() if isinstance(c, np.generic) else c for c in classes]
+        known = [_plain(c) for c in classes]
         unknown = [k for k in sampling_strategy if k not in set(known)]
         if unknown:
             raise ValueError(

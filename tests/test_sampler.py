@@ -103,7 +103,10 @@ def test_qc_report_and_shortfall_error():
     with pytest.raises(ValueError, match=r"class 1 got \d+ of 20 rows.*cost"):
         s.fit_resample(X, y)
     report = s.qc_report_
-    assert len(report) == 2
+    # no row passed the first batch, and the one batch left could not give
+    # 20 rows even whole: the class stopped there
+    assert len(report) == 1 and report["kept"].sum() == 0
+    assert s.generation_stats_["stopped_early"] == {1: 1}
     for col in ["class", "n_generated", "dropped_sanity", "dropped_cost",
                 "dropped_diversity", "delta", "tau", "entropy_gain", "verdict",
                 "output_tokens", "seconds"]:
@@ -308,3 +311,57 @@ def test_pipeline_on_real_tables_with_embedded_model(table):
     assert np.isfinite(scores["test_score"]).all()
     assert np.isfinite(grid.best_score_)
 
+
+
+def test_class_out_of_reach_stops_before_max_batches():
+    # test double: the strict cost duel passes few batches, so max_batches
+    # cannot fill class 1's quota; "raise" and "fill" stop early, "warn"
+    # spends the whole budget
+    X, y = small_frame()
+    params = dict(FAST, max_batches=30, cost_c=50.0, batch_size=5)
+    warn = TeamTrimSampler(**params, on_shortfall="warn")
+    with pytest.warns(UserWarning, match="could not fill"):
+        warn.fit_resample(X, y)
+    assert len(warn.qc_report_) == 30
+    assert warn.generation_stats_["stopped_early"] == {}
+
+    s = TeamTrimSampler(**params, on_shortfall="raise")
+    with pytest.raises(ValueError, match=r"class 1 got \d+ of 20 rows.*stopped after"):
+        s.fit_resample(X, y)
+    n_raise = len(s.qc_report_)
+    assert s.generation_stats_["stopped_early"] == {1: n_raise}
+    assert n_raise < 30
+    # the batches read are the first ones the "warn" fit read
+    timing = ["seconds", "cached"]
+    pd.testing.assert_frame_equal(s.qc_report_.drop(columns=timing),
+                                  warn.qc_report_.head(n_raise).drop(columns=timing))
+
+    fill = TeamTrimSampler(**params)
+    with pytest.warns(UserWarning, match="stopped after"):
+        _, yr = fill.fit_resample(X, y)
+    assert Counter(yr) == {0: 30, 1: 30}
+    n_fill = fill.generation_stats_["stopped_early"][1]
+    assert n_raise <= n_fill == len(fill.qc_report_) < 30
+    # it stopped only once the sane rejected rows could fill the quota
+    report = fill.qc_report_
+    accepted = int(report["kept"].sum())
+    assert int(report["filled"].sum()) == 20 - accepted
+
+
+@pytest.mark.parametrize("passed, tried, left, needed, out", [
+    (0, 1, 100, 20, False),   # one batch tells little
+    (0, 10, 5, 20, True),     # bound 0.26: 5 batches give at most ~13 rows
+    (0, 10, 20, 20, False),   # ~52 rows are still within the bound
+    (3, 10, 2, 20, True),
+    (5, 5, 1, 20, False),     # every batch passed: no evidence against
+    (0, 0, 1, 20, False),
+])
+def test_out_of_reach_bound(passed, tried, left, needed, out):
+    from scipy.stats import beta
+
+    from skteam.sampler import _out_of_reach
+
+    assert _out_of_reach(passed, tried, left, 10, needed) is out
+    if 0 < tried and passed < tried:  # the one-sided Clopper-Pearson bound
+        upper = beta.ppf(0.95, passed + 1, tried - passed)
+        assert out == (left * upper * 10 < needed)
