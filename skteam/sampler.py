@@ -481,6 +481,7 @@ class TeamTrimSampler(BaseOverSampler):
         reserve = []  # (record index, row, label): sane rows the QC rejected
         filled = {}
         cached = 0
+        rejected = 0  # rows the QC dropped, for the progress bar
         bar = tqdm(total=sum(quotas.values()), desc="skteam rows", unit="row",
                    disable=not self.verbose, leave=False)
         failure = None
@@ -524,6 +525,13 @@ class TeamTrimSampler(BaseOverSampler):
                         (0.0 if hit else batch.usage.get("seconds", 0.0))
                         + time.perf_counter() - t0, 4))
                     records.append(record)
+                    # the bar counts accepted rows; batches the QC rejects
+                    # show in its postfix, so a slow class does not look stuck
+                    rejected += sum(record[f"dropped_{stage}"] for stage in QC_STAGES)
+                    bar.set_postfix_str(
+                        f"{len(records)} batches, {rejected} rows rejected",
+                        refresh=False)
+                    bar.refresh()
                     if self._hopeless(target, passed, used, max_batches,
                                       remaining, spare_of, trim):
                         stopped[target] = used[target]
