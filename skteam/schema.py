@@ -445,7 +445,7 @@ class Schema:
 
     features: tuple
     classes: tuple = ()
-    target: str = "y"
+    target: str = "class"
     target_description: str | None = None
     dataset_description: str | None = None
 
@@ -477,7 +477,7 @@ class Schema:
             to ``decimals`` decimals otherwise. A column without negative
             values never gets a negative lower bound.
         target : str, default=None
-            The label's name in prompts; default ``y.name`` or ``"y"``.
+            The label's name in prompts; default ``y.name`` or ``"class"``.
         target_description, dataset_description : str, default=None
             Shown in prompts.
 
@@ -526,7 +526,9 @@ class Schema:
         classes = () if y is None else _infer_classes(y, frame.shape[0])
         if target is None:
             name = getattr(y, "name", None)
-            target = "y" if name is None else str(name)
+            # an unnamed label reads as "class" in prompts (as imbalanced-learn
+            # names it), so an array and a Series named "class" give one prompt
+            target = "class" if name is None else str(name)
         return cls(tuple(features), classes, target, target_description,
                    dataset_description)
 
@@ -584,7 +586,7 @@ class Schema:
             f["categories"] = tuple(_decode(c) for c in f.get("categories", ()))
             features.append(FeatureSpec(**f))
         return cls(tuple(features), tuple(_decode(c) for c in d.get("classes", ())),
-                   d.get("target", "y"), d.get("target_description"),
+                   d.get("target", "class"), d.get("target_description"),
                    d.get("dataset_description"))
 
     def check_frame(self, X) -> dict:

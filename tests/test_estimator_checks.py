@@ -8,8 +8,11 @@ stage, with a warning.
 
 - default run: the checks on 30-row tables, with the default model (the
   embedded SmolLM2) and on the grammar-only test double;
-- ``slow``: the checks on the 1000 x 20 table with the default model, hours
-  on a 2-core CPU (``make test-slow``; minutes on a GPU);
+- ``slow``: the checks on the 1000 x 20 table with the default model
+  (``make test-slow``): one generation per table the checks build (float64
+  array and DataFrame share one, float32 needs its own), 45-50 minutes each
+  on an idle 2-core CPU (``benchmarks/conformance.py`` times them and can
+  resume from an on-disk cache);
 - ``slow``: the full suite on the test double.
 """
 

@@ -127,7 +127,8 @@ def test_labels():
                      target="outcome", target_description="reoffended")
     assert (s.target, s.classes, s.target_description) == (
         "outcome", ("no", "yes"), "reoffended")
-    assert Schema.infer(frame()).classes == () and Schema.infer(frame()).target == "y"
+    unlabelled = Schema.infer(frame())
+    assert unlabelled.classes == () and unlabelled.target == "class"
     assert Schema.infer(frame(), [True, False, True]).classes == (False, True)
 
 
