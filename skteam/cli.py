@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .schema import _python
 
 logger = logging.getLogger("skteam")
 
@@ -438,7 +439,7 @@ def _read_table(args):
     y = df[args.target]
     logger.info("Read %d rows and %d features from %s; class counts %s.",
                 len(df), X.shape[1], path,
-                {_plain(k): int(v) for k, v in y.value_counts().sort_index().items()})
+                {_python(k): int(v) for k, v in y.value_counts().sort_index().items()})
     return df, X, y
 
 
@@ -528,7 +529,7 @@ def parse_sampling_strategy(text, y):
             raise CLIError("--sampling-strategy JSON must be a non-empty object "
                            "mapping class to its number of rows after resampling, "
                            'e.g. \'{"1": 40}\'')
-        classes = [_plain(c) for c in pd.unique(pd.Series(y))]
+        classes = [_python(c) for c in pd.unique(pd.Series(y))]
         out = {}
         for key, n in raw.items():
             if isinstance(n, bool) or not isinstance(n, (int, float)) or (
@@ -749,10 +750,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def _one_line(exc) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,6 +43,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .schema import _python
+
 __all__ = [
     "qc_summary",
     "plot_qc_acceptance",
@@ -110,10 +112,6 @@ def _resampled_frame(sampler, X_res, y_res):
     return frame, labels, mask
 
 
-def _label(c):
-    return c.item() if isinstance(c, np.generic) else c
-
-
 def _class_colors(classes):
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -153,7 +151,7 @@ def qc_summary(sampler) -> pd.DataFrame:
         requested = parsed + int(part["parse_failures"].sum())
         kept = int(part["kept"].sum())
         rows.append({
-            "class": _label(c), "batches": len(part),
+            "class": _python(c), "batches": len(part),
             "batches_accepted": int((part["kept"] > 0).sum()),
             "requested": requested, "parsed": parsed, "after_sanity": sanity,
             "after_cost": cost, "after_diversity": diversity, "kept": kept,
@@ -204,12 +202,12 @@ def plot_qc_acceptance(sampler):
             bottom += values
         ax.set_xticks(x if len(x) <= 30 else x[:: int(np.ceil(len(x) / 30))])
         ax.set_ylabel("rows")
-        ax.set_title(f"class {_label(c)!r}: {int(part['kept'].sum())} rows kept of "
+        ax.set_title(f"class {_python(c)!r}: {int(part['kept'].sum())} rows kept of "
                      f"{int(bottom.sum())} requested in {len(part)} batches",
                      fontsize=10)
         if i == n - 1:
             ax.set_xlabel("batch (in the order read)")
-        s = summary.loc[_label(c)]
+        s = summary.loc[_python(c)]
         stages = ["parsed", "after_sanity", "after_cost", "after_diversity", "kept"]
         share = [s[k] / s["requested"] if s["requested"] else 0.0 for k in stages]
         ax2 = axes[i, 1]
@@ -294,7 +292,7 @@ def plot_marginals(sampler, X_res, y_res, *, columns=None, max_columns=8,
             if i == 0:
                 ax.set_title(col, fontsize=9)
             if j == 0:
-                ax.set_ylabel(f"class {_label(c)!r}\n({len(real)} real, "
+                ax.set_ylabel(f"class {_python(c)!r}\n({len(real)} real, "
                               f"{len(synth)} new)", fontsize=8)
     handles = [_patch(_REAL_COLOR, "real"), _patch(_SYNTH_COLOR, "generated")]
     fig.legend(handles=handles, loc="outside upper center", ncols=2, fontsize=8,
@@ -400,10 +398,10 @@ def plot_projection(sampler, X_res, y_res):
         in_synth = labels[mask] == c
         if in_real.any():
             ax.scatter(*points_real[in_real].T, s=18, color=color, alpha=0.6,
-                       marker="o", label=f"{_label(c)!r} real ({in_real.sum()})")
+                       marker="o", label=f"{_python(c)!r} real ({in_real.sum()})")
         if in_synth.any():
             ax.scatter(*points_synth[in_synth].T, s=28, color=color, alpha=0.9,
-                       marker="x", label=f"{_label(c)!r} generated ({in_synth.sum()})")
+                       marker="x", label=f"{_python(c)!r} generated ({in_synth.sum()})")
     ratio = pca.explained_variance_ratio_
     ax.set_xlabel(f"PC1 ({ratio[0]:.0%} of the real rows' variance)")
     ax.set_ylabel(f"PC2 ({ratio[1]:.0%})" if n_components > 1 else "(one component)")

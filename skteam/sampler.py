@@ -29,7 +29,7 @@ from .llm.base import Usage
 from .llm.registry import get_backend, parse_model_spec
 from .qc import TrimQC
 from .qc.cost import check_predict_proba
-from .schema import Schema
+from .schema import Schema, _python
 from .team._seeding import derive_rng, derive_seed
 from .team.context import fit_examples
 from .team.labeler import label_rows
@@ -509,8 +509,9 @@ class TeamTrimSampler(BaseOverSampler):
                                                            cur_y, remaining)
                     reserve.extend((len(records), row, lab) for row, lab in spare)
                     spare_of.update(lab for _, lab in spare)
-                    passed[target] += int(record["n_generated"] > sum(
-                        record[f"dropped_{stage}"] for stage in QC_STAGES))
+                    dropped = sum(record[f"dropped_{stage}"] for stage in QC_STAGES)
+                    passed[target] += int(record["n_generated"] > dropped)
+                    rejected += dropped
                     for row, label in kept:
                         accepted[label].append(row)
                         remaining[label] -= 1
@@ -527,11 +528,8 @@ class TeamTrimSampler(BaseOverSampler):
                     records.append(record)
                     # the bar counts accepted rows; batches the QC rejects
                     # show in its postfix, so a slow class does not look stuck
-                    rejected += sum(record[f"dropped_{stage}"] for stage in QC_STAGES)
                     bar.set_postfix_str(
-                        f"{len(records)} batches, {rejected} rows rejected",
-                        refresh=False)
-                    bar.refresh()
+                        f"{len(records)} batches, {rejected} rows rejected")
                     if self._hopeless(target, passed, used, max_batches,
                                       remaining, spare_of, trim):
                         stopped[target] = used[target]
@@ -561,7 +559,7 @@ class TeamTrimSampler(BaseOverSampler):
             self.generation_stats_["labeling"] = self._labeling()
             self.generation_stats_["filled_rows"] = int(sum(filled.values()))
             self.generation_stats_["stopped_early"] = {
-                _plain(c): n for c, n in stopped.items()}
+                _python(c): n for c, n in stopped.items()}
             if failure is not None:
                 _attach_report(failure, self.qc_report_)
         short = {c: r for c, r in remaining.items() if r > 0}
@@ -739,7 +737,7 @@ class TeamTrimSampler(BaseOverSampler):
     def _warn_filled(self, filled, quotas, stopped, max_batches):
         parts = []
         for c, n in filled.items():
-            parts.append(f"{n} of the {quotas[c]} rows of class {_plain(c)!r}"
+            parts.append(f"{n} of the {quotas[c]} rows of class {_python(c)!r}"
                          + _stop_note(c, stopped, max_batches))
         warnings.warn(
             "The QC accepted too few batches within max_batches, so "
@@ -765,7 +763,7 @@ class TeamTrimSampler(BaseOverSampler):
             totals = rows[cols].sum() if len(rows) else pd.Series(0, index=cols)
             worst = (totals[causes].idxmax() if totals[causes].max() > 0
                      else "none")
-            label = _plain(c)
+            label = _python(c)
             n_rows = int(totals["n_generated"] + totals["parse_failures"])
             detail = ", ".join(f"{int(totals[k])} {_LOSSES[k]}" for k in cols[:5]
                                if totals[k] > 0)
@@ -853,7 +851,7 @@ def _note_generation_error(exc, target, index, n_done):
         exc.add_note("skteam: raised during the task manager's call, before any "
                      "batch was generated; qc_report_ is empty.")
     else:
-        label = _plain(target)
+        label = _python(target)
         exc.add_note(
             f"skteam: raised while generating batch {index} of class {label!r}; "
             f"qc_report_ holds the {n_done} batch(es) read before it, and no part "
@@ -884,11 +882,6 @@ def _attach_report(exc, report) -> None:
             exc.qc_report = report
         except AttributeError:
             pass
-
-
-def _plain(c):
-    """A class label as a plain Python value (numpy scalars unwrapped)."""
-    return c.item() if isinstance(c, np.generic) else c
 
 
 def _out_of_reach(passed, tried, left, batch_size, needed,
@@ -1052,13 +1045,13 @@ def _check_labels(X, y, sampling_strategy) -> None:
         return
     if len(classes) == 1:
         c = classes[0]
-        c = _plain(c)
+        c = _python(c)
         raise ValueError(
             f"y has a single class ({c!r}): there is no minority class to "
             "over-sample. Pass rows of at least two classes."
         )
     if isinstance(sampling_strategy, dict):
-        known = [_plain(c) for c in classes]
+        known = [_python(c) for c in classes]
         unknown = [k for k in sampling_strategy if k not in set(known)]
         if unknown:
             raise ValueError(

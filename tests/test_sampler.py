@@ -312,7 +312,6 @@ def test_pipeline_on_real_tables_with_embedded_model(table):
     assert np.isfinite(grid.best_score_)
 
 
-
 def test_class_out_of_reach_stops_before_max_batches():
     # test double: the strict cost duel passes few batches, so max_batches
     # cannot fill class 1's quota; "raise" and "fill" stop early, "warn"
