@@ -204,6 +204,67 @@ class Constraint:
         return out
 
 
+    def interval(self, column: str, X, step: float):
+        """The values of one numeric column that satisfy the constraint, per row.
+
+        Applies to a comparison, or an ``and`` of comparisons, in which
+        ``column`` enters as a number: given the other columns of a row,
+        ``w * column + rest <= 0`` (or ``>=``, ``==``, strict forms) bounds
+        ``column`` on one side. Comparisons without ``column`` are ignored
+        (they test values already known); ``!=`` puts no interval bound.
+
+        Parameters
+        ----------
+        column : str
+            A numeric column of the constraint.
+        X : DataFrame
+            The other columns of the constraint, one row per generated row.
+        step : float
+            The grid of ``column``'s values (1 for integers, ``10**-decimals``
+            otherwise): bounds are rounded inward onto it, and a strict bound
+            excludes its grid value.
+
+        Returns
+        -------
+        low, high : ndarray of float, or None
+            Per-row closed bounds on the grid (``-inf``/``inf`` where the
+            constraint sets none, e.g. for a row with a missing value);
+            ``None`` if the constraint is not of that form for ``column``
+            (an ``or``, a ``not``, or ``column`` absent).
+        """
+        if self._kinds.get(column) != "numeric":
+            return None
+        tree = self._tree
+        parts = tree[1] if tree[0] == "and" else [tree]
+        if any(p[0] != "cmp" for p in parts):
+            return None
+        cols = _Columns(X)
+        low = np.full(cols.n_rows, -np.inf)
+        high = np.full(cols.n_rows, np.inf)
+        term = ("num", column)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for _, sides, ops in parts:
+                for a, b, op in zip(sides, sides[1:], ops):
+                    diff = a.add(b, -1.0)  # diff op 0
+                    w = diff.terms.pop(term, 0.0)
+                    if w == 0 or op == "!=":
+                        continue
+                    value = -diff.evaluate(cols) / w  # column op' value
+                    if w < 0:
+                        op = {"<=": ">=", "<": ">", ">=": "<=", ">": "<"}.get(op, op)
+                    k = value / step
+                    tol = TOL * np.maximum(1.0, np.abs(k))
+                    if op in ("<=", "<", "=="):
+                        top = (np.ceil(k - tol) - 1 if op == "<"
+                               else np.floor(k + tol))
+                        high = np.fmin(high, top * step)
+                    if op in (">=", ">", "=="):
+                        bottom = (np.floor(k + tol) + 1 if op == ">"
+                                  else np.ceil(k - tol))
+                        low = np.fmax(low, bottom * step)
+        return low, high
+
+
 def _replace_backticks(text: str):
     """Replace `quoted names` by identifiers; returns (source, placeholder -> name)."""
     out, names, i, quote = [], {}, 0, None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Sequence
 
 from .schema import FeatureSpec
@@ -89,7 +90,8 @@ def cell_rule(spec: FeatureSpec) -> str:
     return _number_rule(spec)
 
 
-def row_grammar(specs: Sequence[FeatureSpec], prefixes: Sequence[str] = ("",)) -> str:
+def row_grammar(specs: Sequence[FeatureSpec], prefixes: Sequence[str] = ("",),
+                bounds: Sequence[dict] | None = None) -> str:
     """Lark grammar (llguidance dialect) for lines of the given columns.
 
     Parameters
@@ -100,6 +102,10 @@ def row_grammar(specs: Sequence[FeatureSpec], prefixes: Sequence[str] = ("",)) -
         One fixed text per line, written before the line's cells (e.g. the
         parent values of the row and an arrow). The grammar forces it, so the
         model reads it but cannot change it.
+    bounds : sequence of dict or None, default=None
+        One dict per line: column name -> ``(low, high)`` replacing the
+        column's range on that line (numeric columns; inside the column's
+        own range).
 
     Returns
     -------
@@ -107,15 +113,23 @@ def row_grammar(specs: Sequence[FeatureSpec], prefixes: Sequence[str] = ("",)) -
     """
     if not specs:
         raise ValueError("A row grammar needs at least one column.")
-    names = [f"c{i}" for i in range(len(specs))]
-    row = " \",\" ".join(names)
+    rules = {}  # rule body -> rule name, one rule per distinct cell range
+
+    def rule(spec):
+        body = cell_rule(spec)
+        return rules.setdefault(body, f"c{len(rules)}")
+
+    default = [rule(spec) for spec in specs]
     start = []
-    for prefix in prefixes:
+    for i, prefix in enumerate(prefixes):
+        tight = bounds[i] if bounds is not None else {}
+        names = [rule(replace(spec, low=tight[spec.name][0], high=tight[spec.name][1]))
+                 if spec.name in tight else name
+                 for spec, name in zip(specs, default)]
         lit = f"{_lark_literal(prefix)} " if prefix else ""
-        start.append(f'{lit}{row} "\\n"')
+        start.append(lit + " \",\" ".join(names) + ' "\\n"')
     lines = ["start: " + " ".join(start)]
-    for name, spec in zip(names, specs):
-        lines.append(f"{name}: {cell_rule(spec)}")
+    lines += [f"{name}: {body}" for body, name in rules.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -34,7 +34,7 @@ from .team._seeding import derive_rng, derive_seed
 from .team.context import fit_examples
 from .team.labeler import label_rows
 from .team.manager import fallback_plan, load_plan, plan_with_manager
-from .team.workers import ExamplePool, generate_features
+from .team.workers import ExamplePool, bounding_constraints, generate_features
 
 logger = logging.getLogger("skteam")
 
@@ -87,7 +87,12 @@ class TeamTrimSampler(BaseOverSampler):
         One sentence on what a row is and what the label means.
     constraints : list of str, default=None
         Linear constraints checked by the sanity stage, e.g.
-        ``["priors_count >= juv_fel_count", "0 <= BMI <= 80"]``.
+        ``["priors_count >= juv_fel_count", "0 <= BMI <= 80"]``. Where the
+        plan generates a constraint's columns in different roles, the
+        worker of the last one also keeps to it: given its parents' values,
+        the grammar narrows the column's range row by row (constraints
+        joined by ``or`` and those between columns of one role are left to
+        the sanity stage).
     plan : dict or path, default=None
         Roles and edges that replace the task manager's plan, e.g.
         ``{"roles": [{"name": "A", "features": ["x0"]}, ...],
@@ -377,7 +382,7 @@ class TeamTrimSampler(BaseOverSampler):
             target=getattr(self, "_target_name", None),
         )
         # parse now so a bad constraint fails before any generation
-        ConstraintSet(self.constraints, self.schema_)
+        self._constraint_set = ConstraintSet(self.constraints, self.schema_)
         base_seed = self._base_seed()
         quotas = {c: int(n) for c, n in self.sampling_strategy_.items() if n > 0}
 
@@ -453,12 +458,22 @@ class TeamTrimSampler(BaseOverSampler):
                 "n_examples.",
                 UserWarning, stacklevel=3,
             )
+        # constraints that narrow the workers' grammars change the rows; the
+        # others only enter the sanity stage, which the stream does not depend on
+        binding = sorted({c.text for role in plan.roles for cs in bounding_constraints(
+            self._constraint_set, [self.schema_[f] for f in role.features],
+            [f for r in plan.ancestors(role.name) for f in plan.role(r).features],
+        ).values() for c in cs})
+        if binding:
+            logger.info("Constraints that bound the workers' grammars: %s.",
+                        "; ".join(binding))
         key = fingerprint(
             X_df, y, self.schema_.to_dict(), plan.to_dict(), str(self.model),
             PROMPT_VERSION, self.batch_size, self.n_examples, self.temperature,
             base_seed,
             *([list(self._n_examples_used)] if trimmed else []),
             *([self._labeling()] if self._labeling() != "worker" else []),
+            *([{"bounding_constraints": binding}] if binding else []),
         )
         stream = get_stream(key, self.schema_.classes, self.cache_dir)
         class_index = {c: i for i, c in enumerate(self.schema_.classes)}
@@ -606,11 +621,16 @@ class TeamTrimSampler(BaseOverSampler):
         groups = [(b, g) for b in range(n_batches) for g in range(math.ceil(n / k))]
         keys = [(base_seed, 10, class_idx, first + b, g) for b, g in groups]
         local = Usage()
-        values, failures = generate_features(
+        values, failures, conflicts = generate_features(
             backend, self.schema_, plan, pool, [target] * len(keys), keys,
             rows_per_prompt=k, n_examples=self._n_examples_used[0],
-            temperature=self.temperature, usage=local,
+            temperature=self.temperature, constraints=self._constraint_set,
+            usage=local,
         )
+        if conflicts:
+            logger.info("%d generated cell(s) of class %r had parent values that no "
+                        "value satisfying the constraints fits; the sanity stage "
+                        "checks them.", conflicts, target)
         # rows beyond the batch size (last group of a batch) are not used
         rows_of = {}
         for gi, (b, g) in enumerate(groups):

@@ -292,3 +292,60 @@ def test_user_text_is_never_executed(tmp_path, monkeypatch):
     # legal constraints still parse and evaluate with eval/exec unavailable
     c = parse_constraint('a + 2*b <= 10 or sex == "Male"', S)
     assert c.evaluate(X).tolist() == [True, True, True, True]
+
+
+# -- intervals of one column given the others ---------------------------------
+
+INTERVAL_SCHEMA = Schema.infer(pd.DataFrame({
+    "x": [0.0, 9.5], "a": [-3, 7], "b": [0.0, 4.25], "g": ["u", "v"]}))
+
+
+@pytest.mark.parametrize("text", [
+    "x >= a",
+    "x > a",
+    "x <= a + b",
+    "x < 2*b - a",
+    "2*x == a + 1",
+    "-x >= a - 4",
+    "0 <= x + b < 5",
+    "a <= x <= b + 1 and x != 3",
+    "x + 2*(g == 'u') >= a",
+    "x >= a and a >= 0",
+    "x / 3 - b > -1",
+])
+@pytest.mark.parametrize("step", [1.0, 0.25])
+def test_interval_holds_exactly_the_satisfying_grid_values(text, step):
+    c = parse_constraint(text, INTERVAL_SCHEMA)
+    rng = np.random.default_rng(0)
+    known = pd.DataFrame({"a": rng.integers(-3, 8, 40),
+                          "b": rng.integers(0, 18, 40) / 4,
+                          "g": rng.choice(["u", "v"], 40)})
+    low, high = c.interval("x", known, step)
+    grid = np.arange(-20, 60) * step
+    for i in range(len(known)):
+        rows = pd.concat([known.iloc[[i]]] * len(grid), ignore_index=True)
+        rows["x"] = grid
+        ok = c.evaluate(rows)
+        inside = (grid >= low[i]) & (grid <= high[i])
+        # every satisfying value is inside the interval; the interval holds
+        # no other value, except what "!=" and tests of known columns exclude
+        assert not (ok & ~inside).any(), (text, i)
+        if "!=" not in text and "a >= 0" not in text:
+            assert not (inside & ~ok).any(), (text, i)
+        elif "a >= 0" in text and known.a[i] >= 0:
+            assert (inside == ok).all()
+
+
+def test_interval_is_none_where_it_is_not_one_interval():
+    s = INTERVAL_SCHEMA
+    known = pd.DataFrame({"a": [1], "b": [1.0], "g": ["u"]})
+    assert parse_constraint("x >= a or b > 1", s).interval("x", known, 1) is None
+    assert parse_constraint("not x >= a", s).interval("x", known, 1) is None
+    assert parse_constraint("a >= b", s).interval("x", known, 1) is None
+    assert parse_constraint("g == 'u' and x >= 1", s).interval("g", known, 1) is None
+
+
+def test_interval_of_a_row_with_a_missing_value_is_unbounded():
+    c = parse_constraint("x >= a", INTERVAL_SCHEMA)
+    low, high = c.interval("x", pd.DataFrame({"a": [2.0, np.nan]}), 1.0)
+    assert low.tolist() == [2.0, -np.inf] and high.tolist() == [np.inf, np.inf]

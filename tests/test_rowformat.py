@@ -65,6 +65,24 @@ def test_grammar_generates_only_legal_rows(uniform_backend):
     assert len(seen) >= 12
 
 
+def test_grammar_narrows_ranges_line_by_line(uniform_backend):
+    prefixes = ["p1 -> ", "p2 -> ", "p3 -> "]
+    bounds = [{"n": (3, 3)}, {}, {"n": (1, 2), "f": (0.5, 0.75)}]
+    g = row_grammar(SPECS, prefixes, bounds)
+    texts = uniform_backend.generate(["x"] * 30, [g] * 30, seeds=range(30),
+                                     max_new_tokens=150)
+    seen = [set(), set(), set()]
+    for t in texts:
+        for i, line in enumerate(split_lines(t, prefixes)):
+            _, n, f = parse_row(SPECS, line)
+            seen[i].add((n, f))
+    assert {n for n, _ in seen[0]} == {3}
+    assert {n for n, _ in seen[1]} - {1, 2, 3}  # line 2 keeps the whole range
+    assert {n for n, _ in seen[2]} <= {1, 2}
+    assert all(0.5 <= f <= 0.75 for _, f in seen[2])
+    assert min(f for _, f in seen[1]) < 0.5 or max(f for _, f in seen[1]) > 0.75
+
+
 def test_choice_grammar(uniform_backend):
     g = choice_grammar(["LR", "MR", "HR"], ["r1 -> ", "r2 -> "])
     texts = uniform_backend.generate(["x"] * 10, [g] * 10, seeds=range(10),

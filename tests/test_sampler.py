@@ -202,13 +202,23 @@ def test_labeling_is_validated():
         TeamTrimSampler(**FAST, labeling="oracle").fit_resample(X, y)
 
 
-def test_constraints_are_enforced_by_sanity():
+@pytest.mark.parametrize("rule, narrowed", [
+    # one column, nothing else to know: the worker's grammar holds it
+    ("age <= 40", True),
+    # a disjunction narrows no grammar: sanity drops the rows breaking it
+    ("age <= 40 or bmi >= 35", False),
+])
+def test_constraints_are_enforced_by_grammar_or_sanity(rule, narrowed):
     X, y = small_frame()
-    s = TeamTrimSampler(qc=("sanity",), constraints=["age <= 40"],
+    s = TeamTrimSampler(qc=("sanity",), constraints=[rule],
                         on_shortfall="warn", max_batches=3, **FAST)
-    Xr, yr = s.fit_resample(X, y)
-    assert (Xr[s.synthetic_mask_]["age"] <= 40).all()
-    assert s.qc_report_["dropped_sanity"].sum() > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # shortfall when sanity drops rows
+        Xr, yr = s.fit_resample(X, y)
+    new = Xr[s.synthetic_mask_]
+    assert ((new["age"] <= 40) | (new["bmi"] >= 35)).all()
+    dropped = s.qc_report_["dropped_sanity"].sum()
+    assert (dropped == 0) if narrowed else (dropped > 0)
 
 
 def test_user_plan_is_used_and_validated(tmp_path):
@@ -282,6 +292,63 @@ def test_end_to_end_with_embedded_model(labeling, used):
     assert s.generation_stats_["labeling"] == used
     if used == "target":  # the embedded model's rows keep the requested class
         assert s.qc_report_["relabelled"].sum() == 0
+
+
+def _criminal_record(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    juv = rng.choice([0, 0, 0, 1, 2, 4], n)
+    X = pd.DataFrame({"juv_fel_count": juv,
+                      "priors_count": juv + rng.integers(0, 12, n),
+                      "age": rng.integers(18, 70, n)})
+    return X, pd.Series(np.where(np.arange(n) < n // 4, 1, 0))
+
+
+CHAIN = {"roles": [{"name": "youth", "features": ["age", "juv_fel_count"]},
+                   {"name": "record", "features": ["priors_count"]}],
+         "edges": [["youth", "record"]]}
+REVERSED = {"roles": [{"name": "record", "features": ["age", "priors_count"]},
+                      {"name": "youth", "features": ["juv_fel_count"]}],
+            "edges": [["record", "youth"]]}
+ONE_ROLE = {"roles": [{"name": "all", "features": ["age", "juv_fel_count",
+                                                   "priors_count"]}]}
+
+
+def test_constraints_narrow_the_worker_of_their_last_column():
+    # test double: uniform rows within the grammar violate the relation
+    # often unless the grammar narrows the later column's range
+    X, y = _criminal_record()
+    rule = ["priors_count >= juv_fel_count"]
+
+    def generated(plan, constraints):
+        s = TeamTrimSampler(**{**FAST, "qc": (), "plan": plan,
+                               "constraints": constraints,
+                               "sampling_strategy": {0: 100, 1: 100}})
+        Xr, _ = s.fit_resample(X, y)
+        new = Xr[s.synthetic_mask_]
+        return new, (new["priors_count"] >= new["juv_fel_count"]).mean()
+
+    for plan in (CHAIN, REVERSED):
+        free, rate_free = generated(plan, None)
+        bound, rate_bound = generated(plan, rule)
+        assert rate_free < 0.95 and rate_bound == 1.0
+        assert len(bound) == 160
+    # one role writes both columns: nothing to narrow, the same rows
+    free, rate_free = generated(ONE_ROLE, None)
+    same, _ = generated(ONE_ROLE, rule)
+    assert rate_free < 0.95
+    pd.testing.assert_frame_equal(free, same)
+
+
+@pytest.mark.model
+def test_constraints_narrow_the_workers_of_the_embedded_model():
+    X, y = _criminal_record()
+    s = TeamTrimSampler(random_state=0, verbose=0, qc=(), plan=CHAIN,
+                        constraints=["priors_count >= juv_fel_count"],
+                        sampling_strategy={1: 20})
+    Xr, _ = s.fit_resample(X, y)
+    new = Xr[s.synthetic_mask_]
+    assert len(new) == 10
+    assert (new["priors_count"] >= new["juv_fel_count"]).all()
 
 
 def _subsample(X, y, n, seed=0):

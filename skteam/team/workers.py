@@ -127,6 +127,97 @@ class ExamplePool:
         return rng.permutation(picked)
 
 
+def bounding_constraints(constraints, specs, known) -> dict:
+    """The constraints that bound each numeric column of a role, given known columns.
+
+    A constraint bounds a column of the role when that column is the only
+    one of the role it refers to and every other column it refers to is
+    known (a parent's, already generated for the row) and it has the form
+    :meth:`Constraint.interval <skteam.constraints.Constraint.interval>`
+    reads (comparisons joined by ``and``).
+
+    Parameters
+    ----------
+    constraints : iterable of Constraint
+    specs : sequence of FeatureSpec
+        The role's columns.
+    known : collection of str
+        The columns whose values the rows already have.
+
+    Returns
+    -------
+    binding : dict
+        Column name -> list of the constraints bounding it (columns without
+        any are left out).
+    """
+    own = {s.name for s in specs}
+    known = set(known)
+    step = {s.name: _step(s) for s in specs if s.kind != "categorical"}
+    out: dict = {}
+    for c in constraints:
+        mine = c.columns & own
+        if len(mine) != 1 or not c.columns - mine <= known:
+            continue
+        (name,) = mine
+        empty = pd.DataFrame({f: [] for f in c.columns - mine}, dtype=float)
+        if name in step and c.interval(name, empty, step[name]) is not None:
+            out.setdefault(name, []).append(c)
+    return out
+
+
+def _step(spec) -> float:
+    return 1.0 if spec.integer else 10.0 ** -int(spec.decimals)
+
+
+def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
+    """Per-row ranges of a role's columns under the constraints that bound them.
+
+    Parameters
+    ----------
+    binding : dict
+        Column name -> constraints, from :func:`bounding_constraints`.
+    specs : sequence of FeatureSpec
+        The role's columns.
+    rows : sequence of dict
+        Column name -> value of each row (at least the known columns).
+
+    Returns
+    -------
+    bounds : list of dict
+        One dict per row: column name -> ``(low, high)``, inside the
+        column's own range, for the columns the constraints narrow on that
+        row. A row whose known values leave no legal value keeps the
+        column's own range (the sanity stage rejects it).
+    conflicts : int
+        Number of such rows and columns.
+    """
+    out = [dict() for _ in rows]
+    conflicts = 0
+    if not binding or not rows:
+        return out, conflicts
+    for spec in specs:
+        if spec.name not in binding:
+            continue
+        step = _step(spec)
+        low = np.full(len(rows), float(spec.low))
+        high = np.full(len(rows), float(spec.high))
+        for c in binding[spec.name]:
+            others = sorted(c.columns - {spec.name})
+            frame = pd.DataFrame({f: [np.nan if r.get(f) is None else r[f]
+                                      for r in rows] for f in others},
+                                 index=range(len(rows)))
+            lo, hi = c.interval(spec.name, frame, step)
+            low, high = np.fmax(low, lo), np.fmin(high, hi)
+        for i, (lo, hi) in enumerate(zip(low, high)):
+            if lo > hi:
+                conflicts += 1
+            elif lo > spec.low or hi < spec.high:
+                d = spec.decimals
+                out[i][spec.name] = ((int(lo), int(hi)) if spec.integer
+                                     else (round(lo, d), round(hi, d)))
+    return out, conflicts
+
+
 def check_answers(backend, prompts_sent, texts) -> None:
     """RuntimeError unless a backend answered every prompt with a text."""
     if (not isinstance(texts, (list, tuple)) or len(texts) != len(prompts_sent)
@@ -155,6 +246,7 @@ def generate_features(
     rows_per_prompt: int = 5,
     n_examples: int = 8,
     temperature: float = 0.8,
+    constraints=(),
     usage=None,
 ):
     """Generate the feature values of ``len(targets) * rows_per_prompt`` rows.
@@ -169,6 +261,13 @@ def generate_features(
     cells. Roles run level by level; every prompt of a level shares one
     batched call.
 
+    ``constraints`` (parsed :class:`~skteam.constraints.Constraint` objects)
+    narrow the grammar's range of a cell row by row where the parent values
+    decide it (:func:`bounding_constraints`): with juvenile felonies known,
+    ``priors_count >= juv_fel_count`` sets the least ``priors_count`` each
+    row may take. Constraints between columns of one role are left to the
+    sanity stage.
+
     A group whose answer cannot be parsed (only possible when the token
     budget runs out) is dropped whole.
 
@@ -179,6 +278,9 @@ def generate_features(
         a row of a dropped group.
     failures : int
         Number of rows lost to unparseable answers.
+    conflicts : int
+        Cells whose parent values leave no value that satisfies the
+        constraints (generated in the column's own range instead).
     """
     k = rows_per_prompt
     n = len(targets) * k
@@ -186,6 +288,8 @@ def generate_features(
     failed = np.zeros(n, dtype=bool)
     role_index = {r.name: i for i, r in enumerate(plan.roles)}
     count = backend.count_tokens
+    constraints = list(constraints)
+    conflicts = 0
     for level in plan.levels():
         jobs = []
         for g, (target, key) in enumerate(zip(targets, keys)):
@@ -212,9 +316,13 @@ def generate_features(
                     parent_specs, [values[r][f] for f in parent_names]) for r in rows]
                 budget = len(rows) * max_tokens_for(specs, count) + sum(
                     count(p) for p in prefixes)
+                bounds, n_conflicts = cell_bounds(
+                    bounding_constraints(constraints, specs, parent_names), specs,
+                    [values[r] for r in rows])
+                conflicts += n_conflicts
                 jobs.append((rows, specs, prefixes,
                              backend.chat_prompt(prompts.WORKER_SYSTEM, user),
-                             row_grammar(specs, prefixes),
+                             row_grammar(specs, prefixes, bounds),
                              derive_seed(*key, role_index[role_name], 2), budget))
         for sl in _chunks(len(jobs), MAX_PROMPTS_PER_CALL):
             part = jobs[sl]
@@ -238,4 +346,4 @@ def generate_features(
                 for r, row_cells in zip(rows, cells):
                     values[r].update({s.name: v for s, v in zip(specs, row_cells)})
     out = [None if failed[i] else values[i] for i in range(n)]
-    return out, int(failed.sum())
+    return out, int(failed.sum()), conflicts
