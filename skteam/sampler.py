@@ -467,6 +467,12 @@ class TeamTrimSampler(BaseOverSampler):
         if binding:
             logger.info("Constraints that bound the workers' grammars: %s.",
                         "; ".join(binding))
+        sanity_only = [c.text for c in self._constraint_set if c.text not in binding]
+        if sanity_only:
+            logger.info("Constraints that no worker's grammar holds under this "
+                        "plan (joined by 'or', between columns of one role, or "
+                        "ending in a categorical column): %s; only the sanity "
+                        "stage checks them.", "; ".join(sanity_only))
         key = fingerprint(
             X_df, y, self.schema_.to_dict(), plan.to_dict(), str(self.model),
             PROMPT_VERSION, self.batch_size, self.n_examples, self.temperature,
