@@ -9,7 +9,9 @@ number of batches read.
 Writes ``benchmarks/results/qc_ablation.csv``.
 
 The sanity stage checks the schema and :data:`CONSTRAINTS` (relations the
-row grammar cannot enforce); ``--no-constraints`` leaves it the schema only.
+row grammar cannot enforce unless the plan writes their columns in
+different roles, whose workers then keep to them);
+``--no-constraints`` leaves it the schema only.
 
 Usage: ``python benchmarks/qc_ablation.py [--train 100] [--rows 40]
 [--seeds 0 1] [--model embedded] [--no-constraints]``

@@ -77,15 +77,16 @@ bool((new["priors_count"] >= new["juv_fel_count"]).all())
 print(json.dumps(sampler.plan_, indent=2))
 
 # %%
-# Edit it: demographics first, then the criminal record, which depends on
-# them. Save it as JSON (``skteam plan`` writes the same file), and pass the
-# file (or the dict) as ``plan=``.
+# Edit it: demographics first, then the juvenile record, then the adult
+# record, which depends on both. Save it as JSON (``skteam plan`` writes the
+# same file), and pass the file (or the dict) as ``plan=``.
 plan = {
     "roles": [
         {"name": "person", "features": ["age", "sex"]},
-        {"name": "record", "features": ["juv_fel_count", "priors_count"]},
+        {"name": "youth", "features": ["juv_fel_count"]},
+        {"name": "record", "features": ["priors_count"]},
     ],
-    "edges": [["person", "record"]],
+    "edges": [["person", "youth"], ["youth", "record"]],
 }
 with tempfile.TemporaryDirectory() as tmp:
     path = Path(tmp) / "plan.json"
@@ -101,6 +102,13 @@ with tempfile.TemporaryDirectory() as tmp:
     )
     X_res2, y_res2 = edited.fit_resample(X, y)
 edited.plan_
+
+# %%
+# Now ``juv_fel_count`` is known when the ``record`` worker writes
+# ``priors_count``, so the constraint narrows that worker's grammar row by
+# row: no generated row breaks it, and the sanity stage has nothing of it to
+# drop (a row it still drops broke a bound or a type).
+edited.qc_report_[["batch", "class", "n_generated", "dropped_sanity", "kept"]]
 
 # %%
 # A plan that is not valid (a feature in no role, a cycle, an unknown

@@ -230,7 +230,7 @@ class Constraint:
             Per-row closed bounds on the grid (``-inf``/``inf`` where the
             constraint sets none, e.g. for a row with a missing value);
             ``None`` if the constraint is not of that form for ``column``
-            (an ``or``, a ``not``, or ``column`` absent).
+            (an ``or``, a ``not``, ``column`` absent, or only in ``!=``).
         """
         if self._kinds.get(column) != "numeric":
             return None
@@ -242,6 +242,7 @@ class Constraint:
         low = np.full(cols.n_rows, -np.inf)
         high = np.full(cols.n_rows, np.inf)
         term = ("num", column)
+        bounded = False
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             for _, sides, ops in parts:
                 for a, b, op in zip(sides, sides[1:], ops):
@@ -249,6 +250,7 @@ class Constraint:
                     w = diff.terms.pop(term, 0.0)
                     if w == 0 or op == "!=":
                         continue
+                    bounded = True
                     value = -diff.evaluate(cols) / w  # column op' value
                     if w < 0:
                         op = {"<=": ">=", "<": ">", ">=": "<=", ">": "<"}.get(op, op)
@@ -262,7 +264,7 @@ class Constraint:
                         bottom = (np.floor(k + tol) + 1 if op == ">"
                                   else np.ceil(k - tol))
                         low = np.fmax(low, bottom * step)
-        return low, high
+        return (low, high) if bounded else None
 
 
 def _replace_backticks(text: str):

@@ -34,7 +34,12 @@ from .team._seeding import derive_rng, derive_seed
 from .team.context import fit_examples
 from .team.labeler import label_rows
 from .team.manager import fallback_plan, load_plan, plan_with_manager
-from .team.workers import ExamplePool, bounding_constraints, generate_features
+from .team.workers import (
+    ExamplePool,
+    bounding_constraints,
+    generate_features,
+    plan_for_constraints,
+)
 
 logger = logging.getLogger("skteam")
 
@@ -92,7 +97,10 @@ class TeamTrimSampler(BaseOverSampler):
         worker of the last one also keeps to it: given its parents' values,
         the grammar narrows the column's range row by row (constraints
         joined by ``or`` and those between columns of one role are left to
-        the sanity stage).
+        the sanity stage). Without ``plan``, the task manager's plan is
+        first reordered so that each constraint's columns fall in roles
+        written one after the other where the edges allow (a column moved
+        to a new role or an edge added; recorded in ``plan_["repairs"]``).
     plan : dict or path, default=None
         Roles and edges that replace the task manager's plan, e.g.
         ``{"roles": [{"name": "A", "features": ["x0"]}, ...],
@@ -421,6 +429,10 @@ class TeamTrimSampler(BaseOverSampler):
                 _note_generation_error(exc, None, None, 0)
                 _attach_report(exc, self.qc_report_)
                 raise
+        if self.plan is None and len(self._constraint_set):
+            # skteam's own plans order the roles so that declared constraints
+            # bind a worker where they can; a user's plan is kept as given
+            plan = plan_for_constraints(plan, self._constraint_set, self.schema_)
         self.plan_ = plan.to_dict()
         logger.info("Plan (%s): %s.", plan.source, "; ".join(
             f"{r.name} [{', '.join(r.features)}]" for r in plan.roles))

@@ -320,12 +320,15 @@ def test_constraints_narrow_the_worker_of_their_last_column(caplog):
     X, y = _criminal_record()
     rule = ["priors_count >= juv_fel_count"]
 
+    used = []
+
     def generated(plan, constraints):
         s = TeamTrimSampler(**{**FAST, "qc": (), "plan": plan,
                                "constraints": constraints,
                                "sampling_strategy": {0: 100, 1: 100}})
         Xr, _ = s.fit_resample(X, y)
         new = Xr[s.synthetic_mask_]
+        used.append(s.plan_)
         return new, (new["priors_count"] >= new["juv_fel_count"]).mean()
 
     for plan in (CHAIN, REVERSED):
@@ -333,7 +336,13 @@ def test_constraints_narrow_the_worker_of_their_last_column(caplog):
         bound, rate_bound = generated(plan, rule)
         assert rate_free < 0.95 and rate_bound == 1.0
         assert len(bound) == 160
-    # one role writes both columns: nothing to narrow, the same rows
+    # the task manager's plan is reordered so that the constraint binds
+    free, rate_free = generated(None, None)
+    bound, rate_bound = generated(None, rule)
+    assert rate_free < 0.95 and rate_bound == 1.0
+    assert not any(rule[0] in r for r in used[-2]["repairs"])
+    assert any(f"keeps to {rule[0]!r}" in r for r in used[-1]["repairs"])
+    # one role of the user's plan writes both columns: nothing to narrow
     free, rate_free = generated(ONE_ROLE, None)
     with caplog.at_level(logging.INFO, logger="skteam"):
         same, _ = generated(ONE_ROLE, rule)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -11,7 +12,7 @@ from ..rowformat import format_row, parse_row, row_grammar, split_lines
 from ..schema import Schema
 from . import prompts
 from ._seeding import derive_rng, derive_seed
-from .manager import Plan
+from .manager import Plan, Role
 
 MAX_PROMPTS_PER_CALL = 64
 
@@ -163,6 +164,97 @@ def bounding_constraints(constraints, specs, known) -> dict:
         if name in step and c.interval(name, empty, step[name]) is not None:
             out.setdefault(name, []).append(c)
     return out
+
+
+def plan_for_constraints(plan: Plan, constraints, schema: Schema) -> Plan:
+    """Reorder a generated plan so that declared constraints bind a worker.
+
+    A constraint bounds a worker's column only when the plan writes its
+    other columns earlier (:func:`bounding_constraints`). For each
+    constraint that does not, the candidates are its numeric columns from
+    last to first in generation order; for the first candidate that works, a
+    candidate sharing its role with another column of the constraint moves
+    to a new role right after it (which inherits the role's outgoing
+    edges), and edges are added from the roles of the other columns to the
+    candidate's role where they do not close a cycle. Each change is
+    recorded in ``Plan.repairs``. Used for the task manager's and the
+    fallback plans, never for a plan the user passes.
+
+    Parameters
+    ----------
+    plan : Plan
+    constraints : iterable of Constraint
+    schema : Schema
+
+    Returns
+    -------
+    plan : Plan
+        ``plan`` itself when nothing changes.
+    """
+    for c in constraints:
+        order = [f for level in plan.levels() for n in level
+                 for f in plan.role(n).features]
+        cols = [f for f in order if f in c.columns]
+        if len(cols) < 2 or _binds(plan, c, schema):
+            continue
+        for cand in reversed(cols):
+            new = _bring_before(plan, cand, set(cols) - {cand})
+            if new is not None and _binds(new, c, schema):
+                moved = new.role(_owner(new, cand)).name
+                plan = replace(new, source=_repaired(plan.source), repairs=(
+                    *plan.repairs,
+                    f"put {cand!r} in role {moved!r} after the roles of "
+                    f"{sorted(set(cols) - {cand})} so that its worker keeps to "
+                    f"{c.text!r}",
+                ))
+                break
+    return plan
+
+
+def _owner(plan, feature):
+    return next(r.name for r in plan.roles if feature in r.features)
+
+
+def _repaired(source):
+    return "manager (repaired)" if source == "manager" else source
+
+
+def _binds(plan, constraint, schema):
+    """Whether ``constraint`` bounds some worker's column under ``plan``."""
+    for role in plan.roles:
+        known = [f for a in plan.ancestors(role.name) for f in plan.role(a).features]
+        specs = [schema[f] for f in role.features]
+        if bounding_constraints([constraint], specs, known):
+            return True
+    return False
+
+
+def _bring_before(plan, cand, others):
+    """``plan`` with the roles of ``others`` upstream of ``cand``'s role, or None."""
+
+    home = plan.role(_owner(plan, cand))
+    roles, edges = list(plan.roles), list(plan.edges)
+    target = home.name
+    if others & set(home.features):
+        taken = {r.name for r in roles}
+        target = f"{home.name} (constrained)"
+        while target in taken:
+            target += " 2"
+        rest = tuple(f for f in home.features if f != cand)
+        i = roles.index(home)
+        roles[i:i + 1] = [Role(home.name, rest), Role(target, (cand,))]
+        edges = edges + [(home.name, target)] + [
+            (target, b) for a, b in plan.edges if a == home.name]
+    for parent in dict.fromkeys(_owner(plan, f) for f in others):
+        if parent != target and (parent, target) not in edges:
+            edges.append((parent, target))
+    out = Plan(tuple(roles), tuple(edges), source=plan.source, repairs=plan.repairs)
+    try:
+        order = [n for level in out.levels() for n in level]
+    except ValueError:  # an added edge closed a cycle
+        return None
+    # roles listed in generation order
+    return replace(out, roles=tuple(out.role(n) for n in order))
 
 
 def _step(spec) -> float:
