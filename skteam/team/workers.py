@@ -176,7 +176,8 @@ def plan_for_constraints(plan: Plan, constraints, schema: Schema) -> Plan:
     candidate sharing its role with another column of the constraint moves
     to a new role right after it (which inherits the role's outgoing
     edges), and edges are added from the roles of the other columns to the
-    candidate's role where they do not close a cycle. Each change is
+    candidate's role; a candidate whose edges would close a cycle is
+    skipped. Each change is
     recorded in ``Plan.repairs``. Used for the task manager's and the
     fallback plans, never for a plan the user passes.
 
@@ -231,7 +232,6 @@ def _binds(plan, constraint, schema):
 
 def _bring_before(plan, cand, others):
     """``plan`` with the roles of ``others`` upstream of ``cand``'s role, or None."""
-
     home = plan.role(_owner(plan, cand))
     roles, edges = list(plan.roles), list(plan.edges)
     target = home.name
