@@ -10,9 +10,10 @@ stage, with a warning.
   embedded SmolLM2) and on the grammar-only test double;
 - ``slow``: the checks on the 1000 x 20 table with the default model
   (``make test-slow``): one generation per table the checks build (float64
-  array and DataFrame share one, float32 needs its own), 45-50 minutes each
+  array and DataFrame share one, float32 needs its own), 45-61 minutes each
   on an idle 2-core CPU (``benchmarks/conformance.py`` times them and can
-  resume from an on-disk cache);
+  resume from an on-disk cache; all 9 passed,
+  ``benchmarks/results/conformance_default_model.csv``);
 - ``slow``: the full suite on the test double.
 """
 
