@@ -203,7 +203,6 @@ class Constraint:
                 out &= cols.valid(name, kind)
         return out
 
-
     def interval(self, column: str, X, step: float):
         """The values of one numeric column that satisfy the constraint, per row.
 

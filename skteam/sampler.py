@@ -36,8 +36,8 @@ from .team.labeler import label_rows
 from .team.manager import fallback_plan, load_plan, plan_with_manager
 from .team.workers import (
     ExamplePool,
-    bounding_constraints,
     generate_features,
+    plan_bindings,
     plan_for_constraints,
 )
 
@@ -472,10 +472,8 @@ class TeamTrimSampler(BaseOverSampler):
             )
         # constraints that narrow the workers' grammars change the rows; the
         # others only enter the sanity stage, which the stream does not depend on
-        binding = sorted({c.text for role in plan.roles for cs in bounding_constraints(
-            self._constraint_set, [self.schema_[f] for f in role.features],
-            [f for r in plan.ancestors(role.name) for f in plan.role(r).features],
-        ).values() for c in cs})
+        binding = sorted({c.text for c in plan_bindings(
+            plan, list(self._constraint_set), self.schema_)})
         if binding:
             logger.info("Constraints that bound the workers' grammars: %s.",
                         "; ".join(binding))

@@ -319,7 +319,6 @@ def test_constraints_narrow_the_worker_of_their_last_column(caplog):
     # often unless the grammar narrows the later column's range
     X, y = _criminal_record()
     rule = ["priors_count >= juv_fel_count"]
-
     used = []
 
     def generated(plan, constraints):

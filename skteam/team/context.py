@@ -162,7 +162,7 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
     k_work, longest = n_examples, 0
     for role in plan.roles:
         specs = [schema[f] for f in role.features]
-        parents = [f for r in plan.ancestors(role.name) for f in plan.role(r).features]
+        parents = plan.upstream_features(role.name)
         parent_specs = [schema[f] for f in parents]
         answer = max_tokens_for(specs, count)
         if parent_specs:

@@ -53,6 +53,10 @@ class Plan:
                 stack.extend(self.parents(r))
         return [r.name for r in self.roles if r.name in seen]
 
+    def upstream_features(self, name: str) -> list[str]:
+        """The features of every role upstream of ``name``, in plan order."""
+        return [f for r in self.ancestors(name) for f in self.role(r).features]
+
     def levels(self) -> list[list[str]]:
         """Roles grouped by topological level; a level's roles are independent."""
         remaining = [r.name for r in self.roles]

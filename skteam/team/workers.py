@@ -196,11 +196,11 @@ def plan_for_constraints(plan: Plan, constraints, schema: Schema) -> Plan:
         order = [f for level in plan.levels() for n in level
                  for f in plan.role(n).features]
         cols = [f for f in order if f in c.columns]
-        if len(cols) < 2 or _binds(plan, c, schema):
+        if len(cols) < 2 or plan_bindings(plan, [c], schema):
             continue
         for cand in reversed(cols):
             new = _bring_before(plan, cand, set(cols) - {cand})
-            if new is not None and _binds(new, c, schema):
+            if new is not None and plan_bindings(new, [c], schema):
                 moved = new.role(_owner(new, cand)).name
                 plan = replace(new, source=_repaired(plan.source), repairs=(
                     *plan.repairs,
@@ -220,14 +220,16 @@ def _repaired(source):
     return "manager (repaired)" if source == "manager" else source
 
 
-def _binds(plan, constraint, schema):
-    """Whether ``constraint`` bounds some worker's column under ``plan``."""
-    for role in plan.roles:
-        known = [f for a in plan.ancestors(role.name) for f in plan.role(a).features]
-        specs = [schema[f] for f in role.features]
-        if bounding_constraints([constraint], specs, known):
-            return True
-    return False
+def plan_bindings(plan: Plan, constraints, schema: Schema) -> list:
+    """The constraints that bound some worker's column under ``plan``.
+
+    :func:`bounding_constraints` for each role, given the features of the
+    roles upstream of it; each constraint listed once, in the given order.
+    """
+    bound = {id(c) for role in plan.roles for cs in bounding_constraints(
+        constraints, [schema[f] for f in role.features],
+        plan.upstream_features(role.name)).values() for c in cs}
+    return [c for c in constraints if id(c) in bound]
 
 
 def _bring_before(plan, cand, others):
@@ -391,8 +393,7 @@ def generate_features(
             for role_name in level:
                 role = plan.role(role_name)
                 specs = [schema[f] for f in role.features]
-                parent_names = [f for r in plan.ancestors(role_name)
-                                for f in plan.role(r).features]
+                parent_names = plan.upstream_features(role_name)
                 parent_specs = [schema[f] for f in parent_names]
                 rng = derive_rng(*key, role_index[role_name], 1)
                 if parent_names:  # real rows whose parent values are closest
