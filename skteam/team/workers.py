@@ -383,6 +383,9 @@ def generate_features(
     role_index = {r.name: i for i, r in enumerate(plan.roles)}
     count = backend.count_tokens
     constraints = list(constraints)
+    binding = {r.name: bounding_constraints(
+        constraints, [schema[f] for f in r.features], plan.upstream_features(r.name))
+        for r in plan.roles} if constraints else {}
     conflicts = 0
     for level in plan.levels():
         jobs = []
@@ -410,8 +413,7 @@ def generate_features(
                 budget = len(rows) * max_tokens_for(specs, count) + sum(
                     count(p) for p in prefixes)
                 bounds, n_conflicts = cell_bounds(
-                    bounding_constraints(constraints, specs, parent_names), specs,
-                    [values[r] for r in rows])
+                    binding.get(role_name, {}), specs, [values[r] for r in rows])
                 conflicts += n_conflicts
                 jobs.append((rows, specs, prefixes,
                              backend.chat_prompt(prompts.WORKER_SYSTEM, user),
