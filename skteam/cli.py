@@ -91,6 +91,8 @@ examples:
   skteam plan train.csv --target y                 # print the plan
   skteam plan train.csv --target y -o plan.json    # save it, edit it, then
   skteam resample train.csv --target y -o out.csv --plan plan.json
+  # with declared constraints: the plan is reordered for them, as in resample
+  skteam plan train.csv --target y --constraints c.txt -o plan.json
 
 The plan lists roles (a name and the features its worker writes) and edges
 [parent, child]: a child role's worker sees the values its parents wrote.
@@ -183,9 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
              "'not minority', 'not majority', 'all', a ratio such as 0.5 "
              "(binary), or JSON class -> number of rows that class has "
              "after resampling (real + generated), e.g. '{\"1\": 40}'")
-    generate.add_argument("--constraints", metavar="FILE",
-                          help="constraints, one per line ('#' starts a comment "
-                               "line)")
     generate.add_argument("--plan", metavar="FILE",
                           help="plan JSON (from 'skteam plan', edited or not) "
                                "instead of the task manager's")
@@ -214,8 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="on-disk cache of generated batches (reruns "
                                "with other QC settings are fast)")
 
+    # the plan depends on declared constraints too (skteam's own plans are
+    # reordered for them), so 'skteam plan' takes them as well
+    constrained = _Parser(add_help=False)
+    constrained.add_argument("--constraints", metavar="FILE",
+                             help="constraints, one per line ('#' starts a "
+                                  "comment line)")
+
     p = sub.add_parser(
-        "resample", parents=[common, generate], formatter_class=fmt,
+        "resample", parents=[common, generate, constrained], formatter_class=fmt,
         help="write the training table with generated rows added",
         description=textwrap.fill(
             "Fit TeamTrimSampler on train.csv and write the resampled table (same "
@@ -232,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_resample)
 
     p = sub.add_parser(
-        "plan", parents=[common], formatter_class=fmt,
+        "plan", parents=[common, constrained], formatter_class=fmt,
         help="print or save the task manager's plan as JSON",
         description=textwrap.fill(
             "Run the task manager only and print its plan (roles and their order) "
@@ -243,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser(
-        "report", parents=[common, generate], formatter_class=fmt,
+        "report", parents=[common, generate, constrained], formatter_class=fmt,
         help="resample and write the QC report and plots",
         description=textwrap.fill(
             "Run the resampling of 'skteam resample' and write its QC report (CSV), "
@@ -345,8 +351,9 @@ def _cmd_plan(args) -> int:
     df, X, y = _read_table(args)
     plan = manager_plan(
         X, y, model=args.model, feature_descriptions=_read_descriptions(args, X),
-        dataset_description=args.dataset_description, random_state=args.seed,
-        device=args.device,
+        dataset_description=args.dataset_description,
+        constraints=read_constraints(args.constraints) if args.constraints else None,
+        random_state=args.seed, device=args.device,
     )
     text = json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
     if args.output and args.output != "-":
@@ -362,20 +369,24 @@ def _cmd_plan(args) -> int:
 
 
 def manager_plan(X, y, *, model="embedded", feature_descriptions=None,
-                 dataset_description=None, random_state=0, device="auto") -> dict:
+                 dataset_description=None, constraints=None, random_state=0,
+                 device="auto") -> dict:
     """The plan ``TeamTrimSampler`` would use, without generating rows.
 
-    It makes the same task-manager call as
-    :meth:`~skteam.TeamTrimSampler.fit_resample` with the same arguments
-    and ``plan=None``, so ``sampler.plan_`` after a fit equals this plan.
+    It chooses the plan as :meth:`~skteam.TeamTrimSampler.fit_resample`
+    does with the same arguments and ``plan=None`` (one
+    :func:`skteam.team.make_plan`: the task manager's call, then the
+    reordering for ``constraints``), so ``sampler.plan_`` after a fit equals
+    this plan whenever some class needs rows.
 
     Parameters
     ----------
     X : DataFrame of shape (n_samples, n_features)
         The training rows.
     y : array-like of shape (n_samples,)
-        The class labels.
-    model, feature_descriptions, dataset_description, random_state, device
+        The class labels (a named Series names the label in prompts).
+    model, feature_descriptions, dataset_description, constraints, \
+random_state, device
         As in :class:`~skteam.TeamTrimSampler`.
 
     Returns
@@ -385,28 +396,31 @@ def manager_plan(X, y, *, model="embedded", feature_descriptions=None,
         ...], "source": ..., "repairs": [...]}``, accepted by the sampler's
         ``plan=`` (and by ``skteam resample --plan``) as it is or edited.
     """
+    from .constraints import ConstraintSet
     from .llm.registry import get_backend
-    from .sampler import TeamTrimSampler, _column_names, _text_keys
-    from .schema import Schema
-    from .team._seeding import derive_rng, derive_seed
-    from .team.manager import fallback_plan, plan_with_manager
+    from .team import make_plan
+    from .utils import resolve_seed
 
-    X_df = pd.DataFrame(X).reset_index(drop=True)
-    X_df = X_df.set_axis(_column_names(X_df.columns), axis=1)
-    y = np.asarray(y)
+    X_df, schema = _schema_of(X, y, feature_descriptions, dataset_description)
+    backend = None if len(schema.names) == 1 else get_backend(model, device=device)
+    return make_plan(backend, schema, X_df,
+                     constraints=ConstraintSet(constraints, schema),
+                     seed=resolve_seed(random_state, bits=62)).to_dict()
+
+
+def _schema_of(X, y, feature_descriptions=None, dataset_description=None):
+    """The training frame with text column names and the schema the sampler infers."""
+    from .schema import Schema
+    from .utils._frames import as_text_frame
+    from .utils._validation import target_name, text_keys
+
+    X_df, _ = as_text_frame(pd.DataFrame(X))
     schema = Schema.infer(
-        X_df, y, descriptions=_text_keys(feature_descriptions, X_df.columns),
-        dataset_description=dataset_description,
+        X_df, np.asarray(y),
+        descriptions=text_keys(feature_descriptions, X_df.columns),
+        dataset_description=dataset_description, target=target_name(y),
     )
-    base_seed = TeamTrimSampler(random_state=random_state)._base_seed()
-    if len(schema.names) == 1:
-        return fallback_plan(schema, reason="one feature: no manager call").to_dict()
-    backend = get_backend(model, device=device)
-    rng = derive_rng(base_seed, 1)
-    idx = rng.permutation(len(X_df))[: min(5, len(X_df))]
-    plan = plan_with_manager(backend, schema, X_df.iloc[idx].values.tolist(),
-                             seed=derive_seed(base_seed, 2))
-    return plan.to_dict()
+    return X_df, schema
 
 
 # -- inputs -----------------------------------------------------------------------
@@ -580,17 +594,15 @@ def parse_qc(text):
     >>> parse_qc("none")
     ()
     """
-    from .sampler import QC_STAGES
+    from .qc.record import check_stages
 
     text = text.strip().lower()
     if text in ("none", ""):
         return ()
-    stages = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in stages if s not in QC_STAGES]
-    if unknown:
-        raise CLIError(f"--qc names unknown stage(s) {unknown}; use a comma-separated "
-                       f"list drawn from {', '.join(QC_STAGES)}, or 'none'")
-    return stages
+    try:
+        return check_stages(s.strip() for s in text.split(",") if s.strip())
+    except ValueError as exc:
+        raise CLIError(f"--qc: {exc}") from None
 
 
 def read_constraints(path):
@@ -655,14 +667,10 @@ def _read_descriptions(args, X):
 
 def _check_plan(plan, X, y, path):
     """Validate a plan against the columns before any model is loaded."""
-    from .sampler import _column_names
-    from .schema import Schema
-    from .team.manager import load_plan
+    from .team import load_plan
 
-    X_df = X.set_axis(_column_names(X.columns), axis=1)
-    schema = Schema.infer(X_df, np.asarray(y))
     try:
-        load_plan(plan, schema)
+        load_plan(plan, _schema_of(X, y)[1])
     except ValueError as exc:
         raise CLIError(f"plan file {str(path)!r}: {exc}") from None
 

@@ -20,20 +20,11 @@ from sklearn.base import clone
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
+
+from .utils import check_random_state
 
 __all__ = ["detection_score", "alpha_precision_beta_recall"]
-
-
-def _check_random_state(random_state):
-    """``check_random_state`` that leaves NumPy's global state alone.
-
-    ``None`` gives a fresh ``RandomState`` seeded from OS entropy instead of
-    the global singleton, so the global stream is neither read nor advanced.
-    """
-    if random_state is None:
-        return np.random.RandomState()
-    return check_random_state(random_state)
 
 
 def _as_frame(X, name):
@@ -163,7 +154,7 @@ def detection_score(X_real, X_syn, *, estimator=None, cv=5, random_state=None):
     real, syn = _encode_pair(X_real, X_syn, "standard")
     data = np.vstack([real, syn])
     labels = np.r_[np.zeros(len(real), dtype=int), np.ones(len(syn), dtype=int)]
-    seed = _check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     n_splits = min(int(cv), len(real), len(syn))
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     if estimator is None:

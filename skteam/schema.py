@@ -245,8 +245,17 @@ def _check_column_names(columns) -> None:
         )
 
 
+def array_column_names(n_features: int) -> list:
+    """The names skteam gives the columns of an array: ``"0", "1", …``.
+
+    A DataFrame with integer column names reads them as the same text, so an
+    array and that frame are the same table to every part of skteam.
+    """
+    return [str(i) for i in range(n_features)]
+
+
 def _as_frame(X) -> pd.DataFrame:
-    """X as a DataFrame; arrays and lists get the columns x0, x1, ..."""
+    """X as a DataFrame; arrays and lists get the columns "0", "1", ..."""
     if isinstance(X, pd.DataFrame):
         _check_column_names(X.columns)
         return X
@@ -272,7 +281,7 @@ def _as_frame(X) -> pd.DataFrame:
             f"X must be 2-dimensional (rows x columns); got {shape}. Pass a "
             "DataFrame, a 2-D array or a list of equally long rows."
         )
-    frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    frame = pd.DataFrame(arr, columns=array_column_names(arr.shape[1]))
     # Lists and object arrays: each column gets its own dtype (int, float, bool).
     return frame.infer_objects() if arr.dtype == object else frame
 
@@ -460,7 +469,8 @@ class Schema:
             The training rows, complete (no missing or infinite values).
             Integer, float and object columns of numbers are numeric; bool,
             category, string and object columns of strings are categorical.
-            Columns of arrays and lists are named ``x0, x1, ...``.
+            Columns of arrays and lists are named ``"0", "1", ...``
+            (:func:`array_column_names`).
         y : array-like of shape (n_samples,), default=None
             The label; a named Series gives its name to ``target``.
         descriptions : dict, default=None

@@ -157,13 +157,13 @@ def test_fill_still_short_raises():
 def test_shortfall_message_names_the_label_worker(monkeypatch):
     # test double for the label worker: every row goes to class 0, whose
     # quota is empty, so class 1 gets nothing and "fill" has no reserve
-    import skteam.sampler as sampler_module
+    import skteam.team.generation as generation_module
     from skteam.cache import clear_streams
 
     def all_zero(backend, schema, pool, groups, keys, **kw):
         return [[0] * len(rows) for rows in groups]
 
-    monkeypatch.setattr(sampler_module, "label_rows", all_zero)
+    monkeypatch.setattr(generation_module, "label_rows", all_zero)
     clear_streams()  # raw batches of earlier fits carry the real labels
     X, y = small_frame()
     s = TeamTrimSampler(**FAST, max_batches=2, batch_size=10)
@@ -436,9 +436,9 @@ def test_class_out_of_reach_stops_before_max_batches():
 def test_out_of_reach_bound(passed, tried, left, needed, out):
     from scipy.stats import beta
 
-    from skteam.sampler import _out_of_reach
+    from skteam.loop import out_of_reach
 
-    assert _out_of_reach(passed, tried, left, 10, needed) is out
+    assert out_of_reach(passed, tried, left, 10, needed) is out
     if 0 < tried and passed < tried:  # the one-sided Clopper-Pearson bound
         upper = beta.ppf(0.95, passed + 1, tried - passed)
         assert out == (left * upper * 10 < needed)

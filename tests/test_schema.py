@@ -96,27 +96,27 @@ def test_categorical_columns(col, categories, dtype):
 # -- arrays, lists and labels --------------------------------------------------
 
 
-def test_numpy_array_columns_are_named_like_sklearn():
+def test_numpy_array_columns_are_named_by_position():
     s = Schema.infer(np.array([[1.5, 2.0], [3.25, 4.0]]))
-    assert s.names == ["x0", "x1"]
-    assert (s["x0"].integer, s["x0"].decimals) == (False, 2)
-    assert s["x1"].integer
+    assert s.names == ["0", "1"]
+    assert (s["0"].integer, s["0"].decimals) == (False, 2)
+    assert s["1"].integer
 
 
 def test_list_of_lists_gets_one_dtype_per_column():
     s = Schema.infer([["a", 1, True, 0.5], ["b", 2, False, 1.0]])
     assert [f.kind for f in s] == ["categorical", "numeric", "categorical", "numeric"]
-    assert s["x0"].categories == ("a", "b")
-    assert s["x1"].integer and not s["x3"].integer
-    assert s["x2"].categories == (False, True)
+    assert s["0"].categories == ("a", "b")
+    assert s["1"].integer and not s["3"].integer
+    assert s["2"].categories == (False, True)
 
 
 def test_string_and_object_arrays():
     s = Schema.infer(np.array([["x", "1"], ["y", "2"]]))
-    assert s["x0"].categories == ("x", "y") and s["x1"].categories == ("1", "2")
-    assert all(type(c) is str for c in s["x0"].categories)
+    assert s["0"].categories == ("x", "y") and s["1"].categories == ("1", "2")
+    assert all(type(c) is str for c in s["0"].categories)
     s2 = Schema.infer(np.array([["x", 1], ["y", 2]], dtype=object))
-    assert (s2["x0"].kind, s2["x1"].kind) == ("categorical", "numeric")
+    assert (s2["0"].kind, s2["1"].kind) == ("categorical", "numeric")
 
 
 def test_labels():
@@ -173,9 +173,9 @@ def test_every_incomplete_column_is_listed():
 
 
 def test_missing_values_in_lists_and_arrays():
-    with pytest.raises(ValueError, match=r"'x1' \(1 missing\)"):
+    with pytest.raises(ValueError, match=r"'1' \(1 missing\)"):
         Schema.infer([[1, 2.0], [3, None]])
-    with pytest.raises(ValueError, match=r"'x0' \(1 infinite\)"):
+    with pytest.raises(ValueError, match=r"'0' \(1 infinite\)"):
         Schema.infer(np.array([[np.inf], [1.0]]))
 
 

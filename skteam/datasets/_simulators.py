@@ -9,7 +9,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_random_state
+
+from ..utils import check_random_state
 
 __all__ = [
     "make_diabetes",
@@ -102,17 +103,6 @@ TRAVEL_DESCRIPTIONS = {
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-
-def _check_random_state(random_state):
-    """``check_random_state`` that leaves NumPy's global state alone.
-
-    ``None`` gives a fresh ``RandomState`` seeded from OS entropy instead of
-    the global singleton, so the global stream is neither read nor advanced.
-    """
-    if random_state is None:
-        return np.random.RandomState()
-    return check_random_state(random_state)
 
 
 def _check_n_samples(n_samples):
@@ -352,7 +342,7 @@ def make_diabetes(
     else:
         raise ValueError(f"task must be 'risk' or 'binary', got {task!r}.")
 
-    rng = _check_random_state(random_state)
+    rng = check_random_state(random_state)
     if class_ratio is None:
         X, labels = draw(n_samples, rng)
     else:
@@ -453,7 +443,7 @@ def make_travel_behavior(n_samples, *, label_flip=0.0, random_state=None):
     """
     n_samples = _check_n_samples(n_samples)
     label_flip = _check_flip(label_flip)
-    rng = _check_random_state(random_state)
+    rng = check_random_state(random_state)
 
     X = _travel_features(n_samples, rng)
     w = _TRAVEL_UTILITY_WEIGHTS

@@ -99,20 +99,3 @@ def as_frame(X, schema: Schema, *, what: str = "X") -> pd.DataFrame:
         frame = frame.infer_objects()
     return frame
 
-
-def resolve_seed(random_state) -> int:
-    """An int seed from ``random_state`` without touching numpy's global state.
-
-    An int is used as is (modulo 2**32); a ``RandomState`` instance gives one
-    draw; ``None`` takes fresh entropy from the operating system.
-    """
-    import numbers
-
-    from sklearn.utils import check_random_state
-
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state,
-                                                                    bool):
-        return int(random_state) % (2**32)
-    if random_state is None:
-        return int(np.random.SeedSequence().entropy % (2**32))
-    return int(check_random_state(random_state).randint(0, 2**31 - 1))

@@ -43,7 +43,7 @@ import pandas as pd
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
-from ._encoding import resolve_seed
+from ..utils import resolve_seed
 
 #: Folds of ``D_ori`` in the cross-fitted information ``H``.
 N_FOLDS = 2
@@ -470,7 +470,7 @@ class CostDuel:
     def _seed(self) -> int:
         rs = self.random_state
         if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
-            return int(rs) % (2**32)
+            return resolve_seed(rs)
         # None / RandomState: one seed per instance, so the cache still works
         if getattr(self, "_seed_from", object()) is not rs:
             self._resolved_seed, self._seed_from = resolve_seed(rs), rs

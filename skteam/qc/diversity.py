@@ -28,7 +28,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 from sklearn.neural_network import MLPClassifier
 
-from ._encoding import as_frame, make_encoder, resolve_seed
+from ..utils import resolve_seed
+from ._encoding import as_frame, make_encoder
 
 #: Candidate numbers of clusters (paper, appendix C).
 K_RANGE = (3, 4, 5)

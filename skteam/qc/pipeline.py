@@ -8,20 +8,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ..constraints import ConstraintSet
 from ..schema import Schema
-from ._encoding import as_frame, make_encoder, needs_encoding, resolve_seed
+from ..utils import resolve_seed
+from ._encoding import as_frame, make_encoder, needs_encoding
 from .cost import CostDuel, CostResult, check_predict_proba
 from .diversity import DiversityCheck, DiversityResult
+from .record import (
+    REPORT_COLUMNS,
+    STAGES,
+    batch_record,
+    check_stages,
+    default_estimator,
+)
 from .sanity import sanity_check
-
-STAGES = ("sanity", "cost", "diversity")
-REPORT_COLUMNS = ["batch", "class", "n_generated", "dropped_sanity", "dropped_cost",
-                  "dropped_diversity", "kept", "delta", "tau", "entropy_gain",
-                  "verdict"]
 
 
 @dataclass
@@ -179,7 +181,7 @@ class TrimQC(BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_rows, n_features)
-            The original data ``D_ori`` (arrays get columns ``x0, x1, …``
+            The original data ``D_ori`` (arrays get columns ``"0", "1", …``
             unless ``schema`` names them).
         y : array-like of shape (n_rows,)
 
@@ -188,13 +190,7 @@ class TrimQC(BaseEstimator):
         self
         """
         self._validate_params()
-        stages = tuple(self.stages)
-        unknown = [s for s in stages if s not in STAGES]
-        if unknown or len(set(stages)) != len(stages):
-            raise ValueError(
-                f"stages={self.stages!r} is not a subset of {STAGES}; pass e.g. "
-                "('sanity', 'cost'), or () to keep every row."
-            )
+        stages = check_stages(self.stages)
         self._stages = stages
         y = np.asarray(y)
         if y.ndim != 1:
@@ -213,7 +209,7 @@ class TrimQC(BaseEstimator):
 
         self.cost_duel_ = None
         if "cost" in stages:
-            estimator = (LogisticRegression(max_iter=1000) if self.estimator is None
+            estimator = (default_estimator() if self.estimator is None
                          else self.estimator)
             check_predict_proba(estimator)
             self._encoded = needs_encoding(self.schema_)
@@ -387,15 +383,9 @@ class TrimQC(BaseEstimator):
             y_b = y_all[start:start + batch_size]
             v = self.trim_batch(X_b, y_b, X_D, y_D)
             classes = pd.unique(pd.Series(y_b))
-            records.append({
-                "batch": b,
-                "class": classes[0] if len(classes) == 1 else "mixed",
-                "n_generated": len(y_b),
-                **{f"dropped_{s}": int(v.dropped.get(s, 0)) for s in STAGES},
-                "kept": int(v.keep.sum()),
-                "delta": v.delta, "tau": v.tau, "entropy_gain": v.entropy_gain,
-                "verdict": v.verdict,
-            })
+            records.append(batch_record(
+                v, batch=b, n_generated=len(y_b), kept=int(v.keep.sum()),
+                **{"class": classes[0] if len(classes) == 1 else "mixed"}))
             idx = np.flatnonzero(v.keep)
             if len(idx):
                 kept_idx.extend(start + idx)

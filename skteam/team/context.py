@@ -18,9 +18,10 @@ from typing import Sequence
 
 from ..schema import Schema
 from . import prompts
+from .examples import ExamplePool
 from .labeler import class_texts
-from .manager import Plan
-from .workers import ExamplePool, max_tokens_for
+from .plan import Plan
+from .workers import max_tokens_for
 
 # Tokens kept free for what per-line token counts can miss (merges across
 # line breaks, a template's closing tokens).

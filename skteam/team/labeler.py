@@ -8,9 +8,10 @@ import numpy as np
 
 from ..rowformat import choice_grammar, format_row, split_lines
 from ..schema import Schema
+from ..utils import derive_rng, derive_seed
 from . import prompts
-from ._seeding import derive_rng, derive_seed
-from .workers import MAX_PROMPTS_PER_CALL, ExamplePool, _chunks, check_answers
+from ._batching import MAX_PROMPTS_PER_CALL, check_answers, chunks
+from .examples import ExamplePool
 
 
 def class_texts(schema: Schema) -> list[str]:
@@ -76,7 +77,7 @@ def label_rows(
                      choice_grammar(options, prefixes), derive_seed(*key, 999, 2),
                      budget, prefixes))
     texts = []
-    for sl in _chunks(len(jobs), MAX_PROMPTS_PER_CALL):
+    for sl in chunks(len(jobs), MAX_PROMPTS_PER_CALL):
         part = jobs[sl]
         got = backend.generate(
             [j[0] for j in part], [j[1] for j in part], seeds=[j[2] for j in part],

@@ -16,8 +16,8 @@ import pytest
 from skteam import Schema, TeamTrimSampler
 from skteam.team import prompts
 from skteam.team.context import MARGIN, fit_examples
-from skteam.team.manager import load_plan
-from skteam.team.workers import ExamplePool
+from skteam.team.examples import ExamplePool
+from skteam.team.plan import load_plan
 
 FAST = dict(verbose=0, qc=(), random_state=0)
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from skteam import Schema
+from skteam.team.examples import ExamplePool
 from skteam.team.labeler import _label_examples
-from skteam.team.workers import ExamplePool
 
 
 @pytest.fixture

@@ -1,0 +1,123 @@
+"""Declared constraints as per-row ranges of the cells a worker writes.
+
+Workers run in the plan's order, so when a worker writes the last column
+of a constraint the parents' values of each row are known: a comparison
+linear in that column becomes a closed range on the column's grid
+(:meth:`Constraint.interval <skteam.constraints.Constraint.interval>`),
+which the row grammar enforces.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..schema import Schema
+
+if TYPE_CHECKING:  # the plan module imports this one
+    from .plan import Plan
+
+
+def bounding_constraints(constraints, specs, known) -> dict:
+    """The constraints that bound each numeric column of a role, given known columns.
+
+    A constraint bounds a column of the role when that column is the only
+    one of the role it refers to and every other column it refers to is
+    known (a parent's, already generated for the row) and it has the form
+    :meth:`Constraint.interval <skteam.constraints.Constraint.interval>`
+    reads (comparisons joined by ``and``).
+
+    Parameters
+    ----------
+    constraints : iterable of Constraint
+    specs : sequence of FeatureSpec
+        The role's columns.
+    known : collection of str
+        The columns whose values the rows already have.
+
+    Returns
+    -------
+    binding : dict
+        Column name -> list of the constraints bounding it (columns without
+        any are left out).
+    """
+    own = {s.name for s in specs}
+    known = set(known)
+    step = {s.name: _step(s) for s in specs if s.kind != "categorical"}
+    out: dict = {}
+    for c in constraints:
+        mine = c.columns & own
+        if len(mine) != 1 or not c.columns - mine <= known:
+            continue
+        (name,) = mine
+        empty = pd.DataFrame({f: [] for f in c.columns - mine}, dtype=float)
+        if name in step and c.interval(name, empty, step[name]) is not None:
+            out.setdefault(name, []).append(c)
+    return out
+
+
+def plan_bindings(plan: Plan, constraints, schema: Schema) -> list:
+    """The constraints that bound some worker's column under ``plan``.
+
+    :func:`bounding_constraints` for each role, given the features of the
+    roles upstream of it; each constraint listed once, in the given order.
+    """
+    bound = {id(c) for role in plan.roles for cs in bounding_constraints(
+        constraints, [schema[f] for f in role.features],
+        plan.upstream_features(role.name)).values() for c in cs}
+    return [c for c in constraints if id(c) in bound]
+
+
+def _step(spec) -> float:
+    return 1.0 if spec.integer else 10.0 ** -int(spec.decimals)
+
+
+def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
+    """Per-row ranges of a role's columns under the constraints that bound them.
+
+    Parameters
+    ----------
+    binding : dict
+        Column name -> constraints, from :func:`bounding_constraints`.
+    specs : sequence of FeatureSpec
+        The role's columns.
+    rows : sequence of dict
+        Column name -> value of each row (at least the known columns).
+
+    Returns
+    -------
+    bounds : list of dict
+        One dict per row: column name -> ``(low, high)``, inside the
+        column's own range, for the columns the constraints narrow on that
+        row. A row whose known values leave no legal value keeps the
+        column's own range (the sanity stage rejects it).
+    conflicts : int
+        Number of such rows and columns.
+    """
+    out = [dict() for _ in rows]
+    conflicts = 0
+    if not binding or not rows:
+        return out, conflicts
+    for spec in specs:
+        if spec.name not in binding:
+            continue
+        step = _step(spec)
+        low = np.full(len(rows), float(spec.low))
+        high = np.full(len(rows), float(spec.high))
+        for c in binding[spec.name]:
+            others = sorted(c.columns - {spec.name})
+            frame = pd.DataFrame({f: [np.nan if r.get(f) is None else r[f]
+                                      for r in rows] for f in others},
+                                 index=range(len(rows)))
+            lo, hi = c.interval(spec.name, frame, step)
+            low, high = np.fmax(low, lo), np.fmin(high, hi)
+        for i, (lo, hi) in enumerate(zip(low, high)):
+            if lo > hi:
+                conflicts += 1
+            elif lo > spec.low or hi < spec.high:
+                d = spec.decimals
+                out[i][spec.name] = ((int(lo), int(hi)) if spec.integer
+                                     else (round(lo, d), round(hi, d)))
+    return out, conflicts

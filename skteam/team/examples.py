@@ -1,0 +1,110 @@
+"""The example pool: real rows shown to the workers, and how they are chosen."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..rowformat import format_row
+from ..schema import Schema
+
+
+class ExamplePool:
+    """Real rows, pre-formatted per feature, grouped by class.
+
+    Parameters
+    ----------
+    schema : Schema
+    X : pandas.DataFrame
+        The real rows (``D_ori``), columns in schema order.
+    y : ndarray
+        Their labels.
+    """
+
+    def __init__(self, schema: Schema, X, y):
+        self.schema = schema
+        self.cells = {
+            s.name: [format_row([s], [v]) for v in X[s.name].tolist()]
+            for s in schema.features
+        }
+        self.y = np.asarray(y)
+        self.by_class = {c: np.flatnonzero(self.y == c) for c in schema.classes}
+        # Gower coordinates: numbers divided by their observed range (one scale
+        # per column, shared by real and generated rows), categories as codes
+        self.scale = {}
+        for s in schema.features:
+            if s.kind != "categorical":
+                x = pd.to_numeric(X[s.name], errors="coerce")
+                span = float(x.max() - x.min()) if x.notna().any() else 0.0
+                self.scale[s.name] = span if span > 0 else 1.0
+        self.coords = {s.name: self._coords(s, X[s.name].tolist())
+                       for s in schema.features}
+
+    def _coords(self, spec, values) -> np.ndarray:
+        if spec.kind == "categorical":
+            codes = {c: i for i, c in enumerate(spec.categories)}
+            return np.array([codes.get(v, -1) for v in values], dtype=float)
+        x = np.array([np.nan if v is None else v for v in values], dtype=float)
+        return x / self.scale[spec.name]
+
+    def line(self, names: Sequence[str], i: int) -> str:
+        return ",".join(self.cells[n][i] for n in names)
+
+    def sample(self, rng: np.random.Generator, k: int, target_class=None) -> np.ndarray:
+        """Up to ``k`` distinct row indices, of one class or balanced over classes."""
+        if target_class is not None:
+            pool = self.by_class[target_class]
+            return rng.permutation(pool)[:k]
+        per = max(1, -(-k // len(self.by_class)))
+        picked = [rng.permutation(p)[:per] for p in self.by_class.values() if len(p)]
+        out = np.concatenate(picked)
+        return rng.permutation(out)[:k]
+
+    def nearest(self, rng: np.random.Generator, k: int, target_class, names,
+                rows) -> np.ndarray:
+        """Up to ``k`` distinct rows of a class, nearest to ``rows`` on ``names``.
+
+        The distance is Gower's (mean over ``names`` of the range-scaled
+        absolute difference for numbers, of the mismatch for categories;
+        a missing value counts as the largest distance). The rows take
+        turns: each adds its nearest real row not already picked, until
+        ``k`` rows are picked; ties are broken at random, so rows with the
+        same values still see different examples.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Breaks ties and orders the result.
+        k : int
+            Number of examples wanted.
+        target_class : object or None
+            The class the examples come from; ``None`` for every class.
+        names : sequence of str
+            The columns compared (a role's parent columns).
+        rows : sequence of dict
+            Column name -> value of each generated row.
+        """
+        pool = (self.by_class[target_class] if target_class is not None
+                else np.arange(len(self.y)))
+        if not len(pool) or not len(rows) or not names:
+            return self.sample(rng, k, target_class)
+        dist = np.zeros((len(rows), len(pool)))
+        for name in names:
+            spec = self.schema[name]
+            real = self.coords[name][pool]
+            gen = self._coords(spec, [r[name] for r in rows])
+            if spec.kind == "categorical":
+                d = (gen[:, None] != real[None, :]).astype(float)
+            else:
+                d = np.minimum(np.abs(gen[:, None] - real[None, :]), 1.0)
+            dist += np.where(np.isnan(d), 1.0, d)
+        dist /= len(names)
+        # nearest first; a random secondary key breaks ties
+        order = np.lexsort((rng.random(dist.shape), dist), axis=1)
+        # rank by rank, row by row: every row's nearest first
+        ranked = pool[order.T.ravel()]
+        _, first = np.unique(ranked, return_index=True)
+        picked = ranked[np.sort(first)][:k]
+        return rng.permutation(picked)

@@ -1,0 +1,178 @@
+"""Team generation: raw batches of one class, written by the workers and labelled.
+
+:class:`TeamGenerator` is what the raw-batch stream (:mod:`skteam.cache`)
+calls on a cache miss: it cuts the batches into prompt groups, runs the role
+workers level by level (:func:`~skteam.team.workers.generate_features`),
+labels the rows (:func:`~skteam.team.labeler.label_rows`, or each row keeps
+the class it was written for) and returns :class:`~skteam.cache.RawBatch`
+objects. It holds no QC and no quota.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cache import RawBatch
+from ..llm.base import Usage
+from .labeler import label_rows
+from .workers import generate_features
+
+logger = logging.getLogger("skteam")
+
+
+@dataclass(frozen=True)
+class GenerationTuning:
+    """How generated rows are spread over prompts and forward batches.
+
+    The values change speed, not what a row is conditioned on; the rows of
+    a fixed seed depend on them (a prompt's examples are shared by its rows),
+    so they are part of a stream's identity only through the sampler's
+    defaults. Benchmarks that sweep them build their own instance.
+
+    Attributes
+    ----------
+    rows_per_chunk : int, default=60
+        Rows generated in one go per class (measured on the 2-core CPU:
+        forward batches of 32–64 rows give most of the gain of batching).
+    rows_per_prompt : int, default=5
+        Rows answered by one prompt: its in-context examples are read once
+        for this many rows, while different prompts still show different
+        examples.
+    min_prompts_per_call : int, default=10
+        Decoding is sequential within a prompt, so a chunk keeps at least
+        this many prompts in flight (measured on the 2-core CPU: a decode
+        step costs ~50 ms + ~3.5 ms per row in the batch, prefill ~1.8 ms
+        per token).
+    """
+
+    rows_per_chunk: int = 60
+    rows_per_prompt: int = 5
+    min_prompts_per_call: int = 10
+
+
+class TeamGenerator:
+    """Generate raw batches of a class with the team (the stream's ``produce``).
+
+    Parameters
+    ----------
+    backend : Backend
+    schema : Schema
+    plan : Plan
+    pool : ExamplePool
+    batch_size : int
+        Rows per batch (``n_b``).
+    seed : int
+        The fit's base seed; row groups are keyed on
+        ``(seed, 10, class index, batch, group)``.
+    n_examples, n_label_examples : int
+        Real rows in each role worker's and label worker's prompt.
+    labeling : {"worker", "target"}
+        Whether the label worker labels the rows or they keep their class.
+    temperature : float
+    constraints : sequence of Constraint, default=()
+        Declared constraints; those the plan lets a worker keep narrow its
+        grammar.
+    tuning : GenerationTuning, default=None
+        ``None`` means ``GenerationTuning()``.
+
+    Attributes
+    ----------
+    usage : Usage
+        Language-model counters of every call made, parse failures included.
+    rows_generated : int
+        Rows requested of the model so far (``batch_size`` per batch).
+    """
+
+    def __init__(self, backend, schema, plan, pool, *, batch_size, seed, n_examples,
+                 n_label_examples, labeling, temperature, constraints=(),
+                 tuning=None):
+        self.backend = backend
+        self.schema = schema
+        self.plan = plan
+        self.pool = pool
+        self.batch_size = batch_size
+        self.seed = seed
+        self.n_examples = n_examples
+        self.n_label_examples = n_label_examples
+        self.labeling = labeling
+        self.temperature = temperature
+        self.constraints = constraints
+        self.tuning = tuning if tuning is not None else GenerationTuning()
+        self.usage = Usage()
+        self.rows_generated = 0
+        self._class_index = {c: i for i, c in enumerate(schema.classes)}
+
+    def rows_per_prompt(self, n_batches: int) -> int:
+        """Rows answered by one prompt when ``n_batches`` batches are made at once."""
+        n, t = self.batch_size, self.tuning
+        return int(np.clip(n * n_batches // t.min_prompts_per_call, 1,
+                           min(t.rows_per_prompt, n)))
+
+    def __call__(self, target, first: int, n_batches: int) -> list:
+        """Generate ``n_batches`` raw batches of ``target``, from index ``first``."""
+        n = self.batch_size
+        k = self.rows_per_prompt(n_batches)
+        groups = [(b, g) for b in range(n_batches) for g in range(math.ceil(n / k))]
+        keys = [(self.seed, 10, self._class_index[target], first + b, g)
+                for b, g in groups]
+        local = Usage()
+        values = self._features(target, keys, k, local)
+        labels = self._labels(target, values, keys, k, local)
+        # a row whose label answer did not parse is lost like a feature row
+        lost_labels = sum(1 for v, lab in zip(values, labels)
+                          if v is not None and lab is None)
+        local.add(parse_failures=lost_labels)
+        self.usage.merge(local)
+        self.rows_generated += n * n_batches
+        share = {key: v / n_batches for key, v in local.as_dict().items()}
+        names = self.schema.names
+        batches = []
+        for b in range(n_batches):
+            # rows beyond the batch size (last group of a batch) are not used
+            at = [gi * k + j for gi, (b2, g) in enumerate(groups) if b2 == b
+                  for j in range(k) if g * k + j < n]
+            good = [i for i in at if values[i] is not None and labels[i] is not None]
+            batches.append(RawBatch(
+                target=target, index=first + b,
+                rows=[[values[i][f] for f in names] for i in good],
+                labels=[labels[i] for i in good],
+                failures=n - len(good), usage=share,
+            ))
+        return batches
+
+    def _features(self, target, keys, k, usage) -> list:
+        """Feature values of every row, group-major; None for a lost row."""
+        values, failures, conflicts = generate_features(
+            self.backend, self.schema, self.plan, self.pool, [target] * len(keys),
+            keys, rows_per_prompt=k, n_examples=self.n_examples,
+            temperature=self.temperature, constraints=self.constraints,
+            usage=usage,
+        )
+        usage.add(parse_failures=failures)
+        if conflicts:
+            logger.info("%d generated cell(s) of class %r had parent values that no "
+                        "value satisfying the constraints fits; the sanity stage "
+                        "checks them.", conflicts, target)
+        return values
+
+    def _labels(self, target, values, keys, k, usage) -> list:
+        """The label of every row (aligned with ``values``); None where lost."""
+        labels = [None] * len(values)
+        groups = [[i for i in range(gi * k, (gi + 1) * k) if values[i] is not None]
+                  for gi in range(len(keys))]
+        if self.labeling == "target":
+            answers = [[target] * len(rows) for rows in groups]
+        else:
+            answers = label_rows(
+                self.backend, self.schema, self.pool,
+                [[values[i] for i in rows] for rows in groups], keys,
+                n_examples=self.n_label_examples, temperature=self.temperature,
+                usage=usage)
+        for rows, labs in zip(groups, answers):
+            for i, lab in zip(rows, labs):
+                labels[i] = lab
+        return labels

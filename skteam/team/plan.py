@@ -1,0 +1,400 @@
+"""The plan: roles, their precedence DAG, and how skteam chooses one (paper Eq. 1).
+
+:class:`Plan` and :class:`Role` are the plan's types. A plan comes from the
+user (:func:`load_plan`, validated strictly), from the task manager
+(:func:`~skteam.team.manager.plan_with_manager`, repaired into a DAG by
+:func:`repair_plan`) or from :func:`fallback_plan`; skteam's own plans are
+then reordered for declared constraints (:func:`plan_for_constraints`).
+:func:`make_plan` is that choice, made the same way by the sampler and the
+``skteam plan`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field, replace
+from os import PathLike
+from pathlib import Path
+
+from ..schema import Schema
+from ..utils import derive_rng, derive_seed
+from .bounds import plan_bindings
+
+logger = logging.getLogger("skteam")
+
+
+@dataclass(frozen=True)
+class Role:
+    """A group of features generated together by one worker."""
+
+    name: str
+    features: tuple
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Roles and precedence edges ``(parent_role, child_role)`` by name."""
+
+    roles: tuple
+    edges: tuple = ()
+    source: str = "user"
+    repairs: tuple = field(default=())
+
+    def role(self, name: str) -> Role:
+        for r in self.roles:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def parents(self, name: str) -> list[str]:
+        return [a for a, b in self.edges if b == name]
+
+    def ancestors(self, name: str) -> list[str]:
+        """Every role upstream of ``name``, in plan order."""
+        seen = set()
+        stack = self.parents(name)
+        while stack:
+            r = stack.pop()
+            if r not in seen:
+                seen.add(r)
+                stack.extend(self.parents(r))
+        return [r.name for r in self.roles if r.name in seen]
+
+    def upstream_features(self, name: str) -> list[str]:
+        """The features of every role upstream of ``name``, in plan order."""
+        return [f for r in self.ancestors(name) for f in self.role(r).features]
+
+    def levels(self) -> list[list[str]]:
+        """Roles grouped by topological level; a level's roles are independent."""
+        remaining = [r.name for r in self.roles]
+        done: set = set()
+        out = []
+        while remaining:
+            level = [n for n in remaining if set(self.parents(n)) <= done]
+            if not level:  # validated plans are acyclic
+                raise ValueError("The plan's edges contain a cycle.")
+            out.append(level)
+            done.update(level)
+            remaining = [n for n in remaining if n not in done]
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "roles": [{"name": r.name, "features": list(r.features)}
+                      for r in self.roles],
+            "edges": [list(e) for e in self.edges],
+            "source": self.source,
+            "repairs": list(self.repairs),
+        }
+
+
+def closes_cycle(edges, new_edge) -> bool:
+    """True if adding ``new_edge`` to ``edges`` closes a cycle."""
+    a, b = new_edge
+    graph: dict = {}
+    for x, y in edges:
+        graph.setdefault(x, []).append(y)
+    stack, seen = [b], set()
+    while stack:
+        node = stack.pop()
+        if node == a:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.get(node, []))
+    return False
+
+
+def load_plan(plan, schema: Schema) -> Plan:
+    """Validate a user plan (dict or JSON path) strictly.
+
+    Raises
+    ------
+    ValueError
+        For an unknown feature, a feature in two roles, a feature in no role,
+        duplicate role names, edges naming unknown roles, or a cycle.
+    """
+    if isinstance(plan, (str, PathLike)):
+        path = Path(plan)
+        try:
+            plan = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"plan file {str(path)!r} does not exist.") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"plan file {str(path)!r} is not valid JSON: {exc}") from None
+    if not isinstance(plan, dict) or "roles" not in plan:
+        raise ValueError(
+            'plan must be a dict like {"roles": [{"name": "A", "features": '
+            '["x1", "x2"]}], "edges": [["A", "B"]]} or the path of such a JSON file.'
+        )
+    known = set(schema.names)
+    owner: dict = {}
+    roles = []
+    for i, item in enumerate(plan["roles"]):
+        if not isinstance(item, dict) or "name" not in item or "features" not in item:
+            raise ValueError(
+                f"plan role #{i} must be a dict with 'name' and 'features', "
+                f"got {item!r}."
+            )
+        name = str(item["name"])
+        if any(r.name == name for r in roles):
+            raise ValueError(f"plan has two roles named {name!r}; role names "
+                             "must be unique.")
+        feats = item["features"]
+        if isinstance(feats, str):
+            feats = [feats]
+        # integer names stand for the text names of integer or array columns
+        feats = [str(f) if isinstance(f, int) and not isinstance(f, bool)
+                 and str(f) in known else f for f in feats]
+        for f in feats:
+            if f not in known:
+                raise ValueError(
+                    f"plan role {name!r} names unknown feature {f!r}; known features: "
+                    f"{sorted(known)}."
+                )
+            if f in owner:
+                raise ValueError(
+                    f"plan puts feature {f!r} in two roles ({owner[f]!r} and "
+                    f"{name!r}); "
+                    "each feature belongs to exactly one role."
+                )
+            owner[f] = name
+        if not feats:
+            raise ValueError(f"plan role {name!r} has no features.")
+        roles.append(Role(name, tuple(feats)))
+    missing = [f for f in schema.names if f not in owner]
+    if missing:
+        raise ValueError(
+            f"plan leaves features {missing} in no role; add them to a role."
+        )
+    names = {r.name for r in roles}
+    edges = []
+    for e in plan.get("edges", []):
+        if not (isinstance(e, (list, tuple)) and len(e) == 2):
+            raise ValueError(
+                f"plan edge {e!r} must be a pair [parent_role, child_role].")
+        a, b = str(e[0]), str(e[1])
+        for r in (a, b):
+            if r not in names:
+                raise ValueError(
+                    f"plan edge {list(e)!r} names unknown role {r!r}; "
+                    f"roles: {sorted(names)}."
+                )
+        if a == b or closes_cycle(edges, (a, b)):
+            raise ValueError(
+                f"plan edge {list(e)!r} creates a cycle; the edges must form a DAG."
+            )
+        if (a, b) not in edges:
+            edges.append((a, b))
+    return Plan(tuple(roles), tuple(edges), source="user")
+
+
+def repair_plan(raw: dict, schema: Schema) -> Plan:
+    """Turn a manager answer into a valid plan, deterministically.
+
+    Rules, each recorded in ``Plan.repairs``: a feature already assigned is
+    dropped from later roles; roles left empty are dropped; duplicate role
+    names get a numeric suffix; features in no role form a final role
+    "Remaining features" that depends on every other role; edges with an
+    unknown end or a self-loop are dropped; an edge that would close a cycle
+    is dropped (edges are considered in the manager's order).
+    """
+    repairs = []
+    owner: dict = {}
+    roles = []
+    index_map = {}
+    for i, item in enumerate(raw.get("roles", [])):
+        name = " ".join(str(item.get("name", "")).split()) or f"Role {i + 1}"
+        feats = []
+        for f in item.get("features", []):
+            if f not in schema.names:
+                repairs.append(f"dropped unknown feature {f!r} from role {name!r}")
+            elif f in owner:
+                repairs.append(
+                    f"feature {f!r} was in roles {owner[f]!r} and {name!r}; "
+                    f"kept in {owner[f]!r}"
+                )
+            else:
+                owner[f] = name
+                feats.append(f)
+        if not feats:
+            repairs.append(f"dropped role {name!r} with no features of its own")
+            continue
+        base, k = name, 2
+        while any(r.name == name for r in roles):
+            name = f"{base} {k}"
+            k += 1
+        if name != base:
+            repairs.append(f"renamed duplicate role {base!r} to {name!r}")
+        index_map[i] = name
+        roles.append(Role(name, tuple(feats)))
+    edges = []
+    for e in raw.get("edges", []):
+        try:
+            a, b = index_map.get(int(e[0])), index_map.get(int(e[1]))
+        except (TypeError, ValueError, IndexError):
+            a = b = None
+        if a is None or b is None or a == b:
+            repairs.append(f"dropped edge {e!r}: unknown role or self-loop")
+            continue
+        if closes_cycle(edges, (a, b)):
+            repairs.append(f"dropped edge [{a!r}, {b!r}]: it closed a cycle")
+            continue
+        if (a, b) not in edges:
+            edges.append((a, b))
+    missing = tuple(f for f in schema.names if f not in owner)
+    if missing:
+        name = "Remaining features"
+        while any(r.name == name for r in roles):
+            name += " 2"
+        repairs.append(f"features {list(missing)} were in no role; put in {name!r}")
+        for r in roles:
+            edges.append((r.name, name))
+        roles.append(Role(name, missing))
+    source = repaired_source("manager") if repairs else "manager"
+    return Plan(tuple(roles), tuple(edges), source=source, repairs=tuple(repairs))
+
+
+def fallback_plan(schema: Schema, reason: str = "") -> Plan:
+    """Deterministic plan: categorical features first, then numeric ones."""
+    cats = tuple(s.name for s in schema.features if s.kind == "categorical")
+    nums = tuple(s.name for s in schema.features if s.kind != "categorical")
+    roles = []
+    if cats:
+        roles.append(Role("Profile", cats))
+    if nums:
+        roles.append(Role("Measurements", nums))
+    edges = ((roles[0].name, roles[1].name),) if len(roles) == 2 else ()
+    repairs = (reason,) if reason else ()
+    return Plan(tuple(roles), edges, source="fallback", repairs=repairs)
+
+
+def plan_for_constraints(plan: Plan, constraints, schema: Schema) -> Plan:
+    """Reorder a generated plan so that declared constraints bind a worker.
+
+    A constraint bounds a worker's column only when the plan writes its
+    other columns earlier (:func:`bounding_constraints`). For each
+    constraint that does not, the candidates are its numeric columns from
+    last to first in generation order; for the first candidate that works, a
+    candidate sharing its role with another column of the constraint moves
+    to a new role right after it (which inherits the role's outgoing
+    edges), and edges are added from the roles of the other columns to the
+    candidate's role; a candidate whose edges would close a cycle is
+    skipped. Each change is
+    recorded in ``Plan.repairs``. Used for the task manager's and the
+    fallback plans, never for a plan the user passes.
+
+    Parameters
+    ----------
+    plan : Plan
+    constraints : iterable of Constraint
+    schema : Schema
+
+    Returns
+    -------
+    plan : Plan
+        ``plan`` itself when nothing changes.
+    """
+    for c in constraints:
+        order = [f for level in plan.levels() for n in level
+                 for f in plan.role(n).features]
+        cols = [f for f in order if f in c.columns]
+        if len(cols) < 2 or plan_bindings(plan, [c], schema):
+            continue
+        for cand in reversed(cols):
+            new = _bring_before(plan, cand, set(cols) - {cand})
+            if new is not None and plan_bindings(new, [c], schema):
+                moved = new.role(_owner(new, cand)).name
+                plan = replace(new, source=repaired_source(plan.source), repairs=(
+                    *plan.repairs,
+                    f"put {cand!r} in role {moved!r} after the roles of "
+                    f"{sorted(set(cols) - {cand})} so that its worker keeps to "
+                    f"{c.text!r}",
+                ))
+                break
+    return plan
+
+
+def _owner(plan, feature):
+    return next(r.name for r in plan.roles if feature in r.features)
+
+
+def repaired_source(source: str) -> str:
+    """The ``Plan.source`` of a plan skteam changed: ``"manager (repaired)"``."""
+    return "manager (repaired)" if source == "manager" else source
+
+
+def _bring_before(plan, cand, others):
+    """``plan`` with the roles of ``others`` upstream of ``cand``'s role, or None."""
+    home = plan.role(_owner(plan, cand))
+    roles, edges = list(plan.roles), list(plan.edges)
+    target = home.name
+    if others & set(home.features):
+        taken = {r.name for r in roles}
+        target = f"{home.name} (constrained)"
+        while target in taken:
+            target += " 2"
+        rest = tuple(f for f in home.features if f != cand)
+        i = roles.index(home)
+        roles[i:i + 1] = [Role(home.name, rest), Role(target, (cand,))]
+        edges = edges + [(home.name, target)] + [
+            (target, b) for a, b in plan.edges if a == home.name]
+    for parent in dict.fromkeys(_owner(plan, f) for f in others):
+        if parent != target and (parent, target) not in edges:
+            if closes_cycle(edges, (parent, target)):
+                return None
+            edges.append((parent, target))
+    out = Plan(tuple(roles), tuple(edges), source=plan.source, repairs=plan.repairs)
+    order = [n for level in out.levels() for n in level]
+    # roles listed in generation order
+    return replace(out, roles=tuple(out.role(n) for n in order))
+
+
+def make_plan(backend, schema, X, *, plan=None, constraints=(), seed: int,
+              manager: bool = True, usage=None) -> Plan:
+    """The plan of one fit: the user's, else the task manager's or the fallback.
+
+    Parameters
+    ----------
+    backend : Backend or None
+        The model of the task manager's call (unused when ``plan`` is given
+        or ``manager`` is false).
+    schema : Schema
+    X : pandas.DataFrame
+        The training rows, columns in schema order; the manager is shown up
+        to five of them, drawn with ``derive_rng(seed, 1)``.
+    plan : dict, path or None
+        A user plan (:func:`load_plan`); used as given, never reordered.
+    constraints : ConstraintSet or sequence of Constraint
+        Declared constraints; skteam's own plans are reordered for them
+        (:func:`plan_for_constraints`).
+    seed : int
+        The fit's base seed.
+    manager : bool, default=True
+        Whether to ask the task manager; false gives :func:`fallback_plan`
+        (the sampler passes false when no class needs rows). A table with
+        one feature never asks it.
+    usage : Usage, default=None
+        Counts the manager's call.
+
+    Returns
+    -------
+    plan : Plan
+    """
+    from .manager import plan_with_manager
+
+    if plan is not None:
+        return load_plan(plan, schema)
+    if len(schema.names) == 1:
+        chosen = fallback_plan(schema, reason="one feature: no manager call")
+    elif not manager:
+        chosen = fallback_plan(schema)
+    else:
+        idx = derive_rng(seed, 1).permutation(len(X))[: min(5, len(X))]
+        chosen = plan_with_manager(backend, schema, X.iloc[idx].values.tolist(),
+                                   seed=derive_seed(seed, 2), usage=usage)
+    if len(constraints):
+        chosen = plan_for_constraints(chosen, list(constraints), schema)
+    return chosen

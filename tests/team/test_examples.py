@@ -1,0 +1,63 @@
+"""The example pool: parent-matched examples (pure logic)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skteam import Schema
+from skteam.team.examples import ExamplePool
+
+
+@pytest.fixture
+def pool():
+    # juvenile counts 0..4 and priors >= juvenile counts, two classes
+    juv = np.array([0, 0, 0, 0, 1, 1, 2, 2, 3, 4] * 2)
+    X = pd.DataFrame({
+        "juv": juv,
+        "priors": juv + np.tile(np.arange(10), 2),
+        "sex": ["f", "m"] * 10,
+    })
+    y = np.array([0] * 10 + [1] * 10)
+    return ExamplePool(Schema.infer(X, pd.Series(y)), X, y), X, y
+
+
+def test_nearest_picks_the_closest_real_rows_of_the_class(pool):
+    pool, X, y = pool
+    rng = np.random.default_rng(0)
+    idx = pool.nearest(rng, 2, 1, ["juv"], [{"juv": 4}])
+    assert set(y[idx]) == {1}
+    # the one real row of class 1 with juv == 4, then one with juv == 3
+    assert sorted(X["juv"].to_numpy()[idx]) == [3, 4]
+
+
+def test_nearest_takes_turns_between_rows(pool):
+    pool, X, _ = pool
+    idx = pool.nearest(np.random.default_rng(0), 2, 0, ["juv"],
+                       [{"juv": 0}, {"juv": 4}])
+    assert sorted(X["juv"].to_numpy()[idx]) == [0, 4]
+    assert len(set(idx)) == 2
+
+
+def test_nearest_mixes_numbers_and_categories(pool):
+    pool, X, _ = pool
+    idx = pool.nearest(np.random.default_rng(0), 1, 0, ["juv", "sex"],
+                       [{"juv": 2, "sex": "m"}])
+    assert X.loc[idx[0], "juv"] == 2 and X.loc[idx[0], "sex"] == "m"
+
+
+def test_nearest_breaks_ties_at_random_and_is_seeded(pool):
+    pool, X, _ = pool
+    draws = {tuple(pool.nearest(np.random.default_rng(s), 2, 0, ["juv"],
+                                [{"juv": 0}])) for s in range(20)}
+    # four real rows of class 0 have juv == 0: different seeds pick different ones
+    assert len(draws) > 1
+    assert all(set(X["juv"].to_numpy()[list(d)]) == {0} for d in draws)
+    again = pool.nearest(np.random.default_rng(3), 2, 0, ["juv"], [{"juv": 0}])
+    first = pool.nearest(np.random.default_rng(3), 2, 0, ["juv"], [{"juv": 0}])
+    assert np.array_equal(again, first)
+
+
+def test_nearest_returns_at_most_the_class_size(pool):
+    pool, _, y = pool
+    idx = pool.nearest(np.random.default_rng(0), 50, 1, ["juv"], [{"juv": 1}])
+    assert sorted(idx) == sorted(np.flatnonzero(y == 1))
