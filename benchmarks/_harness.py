@@ -83,6 +83,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from tqdm.auto import tqdm
 
+import skteam.testing  # noqa: F401  (registers --model test::uniform)
+
 RESULTS = Path(__file__).parent / "results"
 MODELS = ("LR", "SVM", "MLP", "RF")
 BASE_METHODS = ("D_ori", "SMOTE", "CLLM", "skteam (no QC)", "skteam")

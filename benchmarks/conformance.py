@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 from imblearn.utils.estimator_checks import estimator_checks_generator
 
+import skteam.testing  # noqa: F401  (registers --model test::uniform)
 from skteam import TeamTrimSampler
 from skteam.cache import _STREAMS
 

@@ -30,6 +30,7 @@ import numpy as np
 from imblearn.pipeline import make_pipeline
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+import skteam.testing  # registers --model test::uniform
 from skteam import TeamTrimSampler
 from skteam.datasets import load_compas
 values, n, model = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

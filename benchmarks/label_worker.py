@@ -39,6 +39,7 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score
 from tqdm.auto import tqdm
 
+import skteam.testing  # noqa: F401  (registers --model test::uniform)
 from skteam.datasets import (
     COMPAS_DESCRIPTIONS,
     DIABETES_DESCRIPTIONS,
@@ -47,10 +48,11 @@ from skteam.datasets import (
 )
 from skteam.llm import Usage
 from skteam.llm.registry import get_backend
-from skteam.sampler import LABEL_EXAMPLES, ROWS_PER_PROMPT
+from skteam.sampler import LABEL_EXAMPLES
 from skteam.schema import Schema
+from skteam.team.examples import ExamplePool
+from skteam.team.generation import GenerationTuning
 from skteam.team.labeler import label_rows
-from skteam.team.workers import ExamplePool
 
 RESULTS = Path(__file__).parent / "results"
 SETTINGS = ("diabetes-imbalance", "diabetes-30", "compas-50")
@@ -115,8 +117,8 @@ def main(argv=None):
         schema = Schema.infer(X, y, descriptions=desc)
         pool = ExamplePool(schema, X, y)
         rows = X_test[schema.names].to_dict("records")
-        groups = [rows[i:i + ROWS_PER_PROMPT]
-                  for i in range(0, len(rows), ROWS_PER_PROMPT)]
+        k = GenerationTuning().rows_per_prompt
+        groups = [rows[i:i + k] for i in range(0, len(rows), k)]
         keys = [(seed, 77, g) for g in range(len(groups))]
         base = {"setting": setting, "seed": seed, "n_ori": len(y),
                 "n_test": len(y_test), "model": args.model}

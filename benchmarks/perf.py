@@ -31,9 +31,9 @@ and on the same training rows, the script measures for COMPAS and Diabetes:
     shared-prefix reuse.
 
 Then, on the first dataset, a sweep of skteam's generation batch: rows per
-chunk (``ROWS_PER_CHUNK``: rows generated in one go per class, the
-``--batch-sizes``) × rows per prompt (``ROWS_PER_PROMPT``, with
-``MIN_PROMPTS_PER_CALL = 1`` so that it is used as given). The forward batch
+chunk (``GenerationTuning.rows_per_chunk``: rows generated in one go per class, the
+``--batch-sizes``) × rows per prompt (``rows_per_prompt``, with
+``min_prompts_per_call = 1`` so that it is used as given). The forward batch
 of a call is ``rows per chunk / rows per prompt`` sequences for each role of
 a plan level. The module constants are overridden for the run and restored.
 
@@ -52,7 +52,7 @@ Usage: ``python benchmarks/perf.py [--datasets compas diabetes] [--rows 120]
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -66,7 +66,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import skteam.sampler as sampler_module
 from skteam import TeamTrimSampler
 from skteam.cache import _STREAMS, clear_streams
 from skteam.datasets import (
@@ -80,8 +79,9 @@ from skteam.llm import get_backend
 from skteam.rowformat import row_grammar
 from skteam.schema import Schema, parse_value
 from skteam.team import ExamplePool, load_plan, plan_with_manager, prompts
-from skteam.team._seeding import derive_rng, derive_seed
+from skteam.team.generation import GenerationTuning
 from skteam.team.labeler import class_texts
+from skteam.utils import derive_rng, derive_seed
 
 RESULTS = Path(__file__).parent / "results"
 MIB = 1024 * 1024
@@ -216,18 +216,17 @@ class PeakRSS:
         return False
 
 
-@contextlib.contextmanager
-def sampler_constants(**values):
-    """Override module constants of ``skteam.sampler`` for one run."""
-    old = {k: getattr(sampler_module, k) for k in values}
-    for k, v in values.items():
-        if v is not None:
-            setattr(sampler_module, k, v)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            setattr(sampler_module, k, v)
+def tuned_sampler(rows_per_chunk=None, rows_per_prompt=None, min_prompts=None):
+    """``TeamTrimSampler`` with its generation tuning set (None keeps a default)."""
+    given = {"rows_per_chunk": rows_per_chunk, "rows_per_prompt": rows_per_prompt,
+             "min_prompts_per_call": min_prompts}
+    tuning = dataclasses.replace(DEFAULT_TUNING, **{
+        k: v for k, v in given.items() if v is not None})
+
+    class TunedSampler(TeamTrimSampler):
+        _generation_tuning = tuning
+
+    return TunedSampler
 
 
 def validate(schema, rows, labels):
@@ -260,19 +259,19 @@ def _text(value):
     return str(value)
 
 
+DEFAULT_TUNING = GenerationTuning()
+
+
 # -- skteam --------------------------------------------------------------------
 def run_skteam(model, X, y, context, plan, rows, seed, *, batch_size=10,
                rows_per_chunk=None, rows_per_prompt=None, min_prompts=None):
     """One ``fit_resample`` with ``qc=()``; figures of the generation."""
     sampling, _ = quotas_for(y, rows)
     clear_streams()  # every run generates; none reads another's batches
-    sampler = TeamTrimSampler(
+    sampler = tuned_sampler(rows_per_chunk, rows_per_prompt, min_prompts)(
         model=model, qc=(), plan=plan, batch_size=batch_size, random_state=seed,
         verbose=0, on_shortfall="warn", sampling_strategy=sampling, **context)
-    with sampler_constants(ROWS_PER_CHUNK=rows_per_chunk,
-                           ROWS_PER_PROMPT=rows_per_prompt,
-                           MIN_PROMPTS_PER_CALL=min_prompts), \
-            warnings.catch_warnings(), PeakRSS() as mem:
+    with warnings.catch_warnings(), PeakRSS() as mem:
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         X_res, _ = sampler.fit_resample(X, y)
@@ -671,7 +670,7 @@ def plot(df, path):
         raw = raw.sort_values("mean_forward_batch")
         axes[1].plot(raw["mean_forward_batch"], raw["gen_tokens_per_s"], "k--",
                      marker="x", label="raw model.generate (same batch)")
-    axes[0].set(xlabel="rows per chunk (ROWS_PER_CHUNK)", ylabel="valid rows / s",
+    axes[0].set(xlabel="rows per chunk (rows_per_chunk)", ylabel="valid rows / s",
                 title="skteam rows per second")
     axes[1].set(xlabel="sequences per forward batch", ylabel="generated tokens / s",
                 title="tokens per second (sampled + forced)")
@@ -698,11 +697,11 @@ def main(argv=None):
     p.add_argument("--naive-tries", type=int, default=3)
     p.add_argument("--naive-max-new-tokens", type=int, default=768)
     p.add_argument("--batch-sizes", type=int, nargs="*", default=[10, 20, 40, 60, 120],
-                   help="ROWS_PER_CHUNK values of the sweep (first dataset)")
+                   help="rows_per_chunk values of the sweep (first dataset)")
     p.add_argument("--rows-per-prompt", type=int, nargs="*", default=[1, 5],
-                   help="ROWS_PER_PROMPT values of the sweep")
+                   help="rows_per_prompt values of the sweep")
     p.add_argument("--rows-per-chunk", type=int, default=None,
-                   help="ROWS_PER_CHUNK of the main skteam run (default: the "
+                   help="rows_per_chunk of the main skteam run (default: the "
                         "library's)")
     p.add_argument("--train", type=int, default=200)
     p.add_argument("--model", default="embedded")
@@ -783,9 +782,9 @@ def main(argv=None):
         sk, sk_schema = run_skteam(args.model, X, y, context, plan, args.rows,
                                    args.seed, rows_per_chunk=args.rows_per_chunk)
         sk.update(base, method="skteam",
-                  rows_per_chunk=args.rows_per_chunk or sampler_module.ROWS_PER_CHUNK,
-                  rows_per_prompt=sampler_module.ROWS_PER_PROMPT,
-                  min_prompts_per_call=sampler_module.MIN_PROMPTS_PER_CALL)
+                  rows_per_chunk=args.rows_per_chunk or DEFAULT_TUNING.rows_per_chunk,
+                  rows_per_prompt=DEFAULT_TUNING.rows_per_prompt,
+                  min_prompts_per_call=DEFAULT_TUNING.min_prompts_per_call)
 
         # raw model.generate at skteam's mean batch and tokens per sequence
         pool = ExamplePool(sk_schema, _str_columns(X), y)

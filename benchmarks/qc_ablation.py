@@ -28,6 +28,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+import skteam.testing  # noqa: F401  (registers --model test::uniform)
 from skteam import TeamTrimSampler
 from skteam.datasets import load_compas
 

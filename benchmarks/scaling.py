@@ -13,7 +13,7 @@ one-factor sweeps around (20 rows, 10 features, 2 classes):
 - classes: ``--classes`` (2 3 5).
 
 Rows are spread evenly over the classes. The sampler generates whole chunks
-(``ROWS_PER_CHUNK`` rows per class, at most ``max_batches``), so
+(``GenerationTuning.rows_per_chunk`` rows per class, at most ``max_batches``), so
 ``rows_generated`` can exceed the rows requested; both are reported.
 
 Context window (no generation): for feature counts up to ``--max-features``
@@ -55,17 +55,19 @@ from sklearn.datasets import make_classification
 sys.path.insert(0, str(Path(__file__).parent))
 import perf  # noqa: E402  (same folder: measurement helpers)
 
+import skteam.testing  # noqa: E402, F401  (registers --model test::uniform)
 from skteam import TeamTrimSampler  # noqa: E402
 from skteam.llm import get_backend  # noqa: E402
 from skteam.schema import Schema  # noqa: E402
 from skteam.team import ExamplePool, load_plan, prompts  # noqa: E402
+from skteam.team.generation import GenerationTuning  # noqa: E402
 from skteam.team.labeler import class_texts  # noqa: E402
 from skteam.team.workers import max_tokens_for  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DESCRIPTION = "A synthetic table; every row is one case, the label is its class."
 N_EXAMPLES = 8
-ROWS_PER_PROMPT = 5
+ROWS_PER_PROMPT = GenerationTuning().rows_per_prompt
 
 
 def make_table(n_features, n_classes, seed, n_train=200):
@@ -298,7 +300,7 @@ def main(argv=None):
                    metavar=("ROWS", "FEATURES", "CLASSES"),
                    help="the fixed values of the factors not swept")
     p.add_argument("--rows-per-chunk", type=int, default=None,
-                   help="override ROWS_PER_CHUNK (default: the library's)")
+                   help="override rows_per_chunk (default: the library's)")
     p.add_argument("--max-features", type=int, default=400)
     p.add_argument("--no-context", action="store_true")
     p.add_argument("--labeling", choices=["worker", "target"], default=None,
@@ -324,7 +326,7 @@ def main(argv=None):
     backend = get_backend(args.model)
     backend.generate([backend.chat_prompt("Hi", "Say hi")], ['start: "hi"'],
                      seeds=[0], max_new_tokens=4)  # warm-up
-    chunk = args.rows_per_chunk or perf.sampler_module.ROWS_PER_CHUNK
+    chunk = args.rows_per_chunk or perf.DEFAULT_TUNING.rows_per_chunk
     common = {"model": args.model, "seed": args.seed, "device": backend.device,
               "dtype": backend.dtype, "rows_per_chunk": chunk, **hw}
     out = Path(args.out)

@@ -39,6 +39,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from perf import FIXED_PLANS  # noqa: E402  (same folder)
 
+import skteam.testing  # noqa: E402, F401  (registers --model test::uniform)
 from skteam import TeamTrimSampler  # noqa: E402
 from skteam.datasets import COMPAS_DESCRIPTIONS, load_compas  # noqa: E402
 

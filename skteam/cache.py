@@ -103,12 +103,13 @@ class RawBatch:
 class BatchStream:
     """Raw batches of one generation setting, produced on demand.
 
+    :meth:`get` calls ``produce(target, first_index, n_batches) ->
+    list[RawBatch]`` on a miss (a :class:`~skteam.team.TeamGenerator`).
+
     Parameters
     ----------
     key : str
         Fingerprint of everything raw generation depends on.
-    produce : callable
-        ``produce(target, first_index, n_batches) -> list[RawBatch]``.
     classes : sequence
         The classes of the data, to restore label types from disk.
     cache_dir : path-like, optional

@@ -220,44 +220,43 @@ def build_parser() -> argparse.ArgumentParser:
                              help="constraints, one per line ('#' starts a "
                                   "comment line)")
 
-    p = sub.add_parser(
-        "resample", parents=[common, generate, constrained], formatter_class=fmt,
-        help="write the training table with generated rows added",
-        description=textwrap.fill(
-            "Fit TeamTrimSampler on train.csv and write the resampled table (same "
-            "columns and order; real rows first)."),
-        epilog=_RESAMPLE_EPILOG)
-    p.add_argument("-o", "--output", required=True, metavar="out.csv",
-                   help="where to write the resampled table ('-' for stdout)")
-    p.add_argument("--mark-synthetic", nargs="?", const=DEFAULT_MARKER,
-                   default=None, metavar="COLNAME",
-                   help="add a boolean column (default name: "
-                        f"{DEFAULT_MARKER!r}) that is true for generated rows")
-    p.add_argument("--report", metavar="DIR",
-                   help="also write the QC report and plots to DIR")
-    p.set_defaults(func=_cmd_resample)
-
-    p = sub.add_parser(
-        "plan", parents=[common, constrained], formatter_class=fmt,
-        help="print or save the task manager's plan as JSON",
-        description=textwrap.fill(
-            "Run the task manager only and print its plan (roles and their order) "
-            "as JSON, or save it with -o."),
-        epilog=_PLAN_EPILOG)
-    p.add_argument("-o", "--output", metavar="plan.json",
-                   help="write the plan here instead of printing it")
-    p.set_defaults(func=_cmd_plan)
-
-    p = sub.add_parser(
-        "report", parents=[common, generate, constrained], formatter_class=fmt,
-        help="resample and write the QC report and plots",
-        description=textwrap.fill(
-            "Run the resampling of 'skteam resample' and write its QC report (CSV), "
-            "plan, plots (PNG) and index.html to a directory."),
-        epilog=_REPORT_EPILOG)
-    p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="directory of the report (created if missing)")
-    p.set_defaults(func=_cmd_report)
+    resampling = [common, generate, constrained]
+    parents = {"resample": resampling, "plan": [common, constrained],
+               "report": resampling}
+    summary = {"resample": "write the training table with generated rows added",
+               "plan": "print or save the task manager's plan as JSON",
+               "report": "resample and write the QC report and plots"}
+    description = {
+        "resample": "Fit TeamTrimSampler on train.csv and write the resampled "
+                    "table (same columns and order; real rows first).",
+        "plan": "Run the task manager only and print its plan (roles and their "
+                "order) as JSON, or save it with -o.",
+        "report": "Run the resampling of 'skteam resample' and write its QC report "
+                  "(CSV), plan, plots (PNG) and index.html to a directory."}
+    epilog = {"resample": _RESAMPLE_EPILOG, "plan": _PLAN_EPILOG,
+              "report": _REPORT_EPILOG}
+    output = {  # what -o names
+        "resample": dict(required=True, metavar="out.csv", help="where to write "
+                         "the resampled table ('-' for stdout)"),
+        "plan": dict(metavar="plan.json", help="write the plan here instead of "
+                     "printing it"),
+        "report": dict(required=True, metavar="DIR", help="directory of the "
+                       "report (created if missing)")}
+    run = {"resample": _cmd_resample, "plan": _cmd_plan, "report": _cmd_report}
+    for name in run:
+        p = sub.add_parser(name, parents=parents[name], formatter_class=fmt,
+                           help=summary[name], epilog=epilog[name],
+                           description=textwrap.fill(description[name]))
+        p.add_argument("-o", "--output", **output[name])
+        if name == "resample":
+            p.add_argument("--mark-synthetic", nargs="?", const=DEFAULT_MARKER,
+                           default=None, metavar="COLNAME",
+                           help="add a boolean column (default name: "
+                                f"{DEFAULT_MARKER!r}) that is true for generated "
+                                "rows")
+            p.add_argument("--report", metavar="DIR",
+                           help="also write the QC report and plots to DIR")
+        p.set_defaults(func=run[name])
     return parser
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy.stats import beta
 from tqdm.auto import tqdm
 
+from .exceptions import ShortfallError, note_generation_error
 from .qc.record import (
     LOSS_COLUMNS,
     SAMPLER_REPORT_COLUMNS,
@@ -36,26 +37,6 @@ logger = logging.getLogger("skteam")
 # stops when even the upper bound of its batches' acceptance rate cannot
 # fill its quota within max_batches (see ``out_of_reach``).
 EARLY_STOP_LEVEL = 0.95
-
-
-class ShortfallError(ValueError):
-    """A class quota was not met within ``max_batches``.
-
-    Raised with ``on_shortfall="raise"``, and with ``"fill"`` when even the
-    QC-rejected rows that passed the sanity stage are too few.
-
-    Attributes
-    ----------
-    qc_report : pandas.DataFrame
-        The sampler's ``qc_report_``: every batch read before giving up.
-    got : dict
-        Class -> rows accepted for it.
-    """
-
-    def __init__(self, message, qc_report, got):
-        super().__init__(message)
-        self.qc_report = qc_report
-        self.got = got
 
 
 def batch_budget(quotas: dict, batch_size: int, max_batches=None) -> dict:
@@ -282,7 +263,7 @@ class TrimLoop:
         """The batches read so far, as the sampler's ``qc_report_``."""
         return pd.DataFrame(self.records, columns=SAMPLER_REPORT_COLUMNS)
 
-    def finish(self, report, stacklevel=3) -> None:
+    def finish(self, report, stacklevel=5) -> None:
         """Raise or warn about short quotas, then warn about filled ones."""
         short = {c: r for c, r in self.remaining.items() if r > 0}
         if short:
@@ -401,46 +382,3 @@ def generation_stats(usage, records, cached, seconds, n_features,
         "batches": len(records),
         "cached_batches": cached,
     }
-
-
-def note_generation_error(exc, target, index, n_done):
-    """Say where generation stopped, on the exception itself (it keeps its type).
-
-    ``target`` is None for the task manager's call (before any batch).
-    """
-    if not hasattr(exc, "add_note"):  # Python < 3.11
-        return
-    if target is None:
-        exc.add_note("skteam: raised during the task manager's call, before any "
-                     "batch was generated; qc_report_ is empty.")
-    else:
-        exc.add_note(
-            f"skteam: raised while generating batch {index} of class "
-            f"{_python(target)!r}; qc_report_ holds the {n_done} batch(es) read "
-            "before it, and no part of the failed chunk was cached."
-        )
-    if _out_of_memory(exc):
-        exc.add_note(
-            "skteam: the model ran out of memory; lower batch_size or n_examples "
-            "(fewer rows and shorter prompts per forward pass), or pass device='cpu'."
-        )
-
-
-def _out_of_memory(exc) -> bool:
-    """True for MemoryError, torch's OutOfMemoryError and CUDA/MPS OOM errors."""
-    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-def attach_report(exc, report) -> None:
-    """Give a generation error the ``qc_report_`` read so far, as ``exc.qc_report``.
-
-    The attribute has the name :class:`ShortfallError` uses; an exception
-    that already has one (or takes no attributes) is left as it is.
-    """
-    if getattr(exc, "qc_report", None) is None:
-        try:
-            exc.qc_report = report
-        except AttributeError:
-            pass

@@ -24,6 +24,7 @@ Examples
 >>> from sklearn.datasets import make_classification
 >>> from skteam import TeamTrimSampler
 >>> from skteam.report import save_report
+>>> import skteam.testing  # registers model="test::uniform", a test double
 >>> X, y = make_classification(n_samples=60, n_features=4, weights=[0.8],
 ...                            random_state=0)
 >>> sampler = TeamTrimSampler(model="test::uniform", qc=("sanity",), verbose=0,
@@ -43,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .qc.record import class_totals
 from .schema import _python
 
 __all__ = [
@@ -143,18 +145,18 @@ def qc_summary(sampler) -> pd.DataFrame:
     cols = ["batches", "batches_accepted", "requested", "parsed", "after_sanity",
             "after_cost", "after_diversity", "kept", "acceptance"]
     rows = []
-    for c, part in report.groupby("class", sort=False):
-        parsed = int(part["n_generated"].sum())
-        sanity = parsed - int(part["dropped_sanity"].sum())
-        cost = sanity - int(part["dropped_cost"].sum())
-        diversity = cost - int(part["dropped_diversity"].sum())
-        requested = parsed + int(part["parse_failures"].sum())
-        kept = int(part["kept"].sum())
+    for c in pd.unique(report["class"]):
+        t = class_totals(report, c)
+        after = {"after_sanity": t["n_generated"] - t["dropped_sanity"]}
+        after["after_cost"] = after["after_sanity"] - t["dropped_cost"]
+        after["after_diversity"] = after["after_cost"] - t["dropped_diversity"]
+        kept, requested = int(t["kept"]), int(t["requested"])
+        part = report[report["class"] == c]
         rows.append({
-            "class": _python(c), "batches": len(part),
+            "class": _python(c), "batches": int(t["batches"]),
             "batches_accepted": int((part["kept"] > 0).sum()),
-            "requested": requested, "parsed": parsed, "after_sanity": sanity,
-            "after_cost": cost, "after_diversity": diversity, "kept": kept,
+            "requested": requested, "parsed": int(t["n_generated"]),
+            **{k: int(v) for k, v in after.items()}, "kept": kept,
             "acceptance": kept / requested if requested else float("nan"),
         })
     return pd.DataFrame(rows, columns=["class", *cols]).set_index("class")
@@ -172,7 +174,7 @@ def plot_qc_acceptance(sampler):
     Parameters
     ----------
     sampler : TeamTrimSampler
-        A fitted sampler (``qc_report_`` is read).
+        Fitted; its ``qc_report_`` is plotted.
 
     Returns
     -------
@@ -350,9 +352,10 @@ def plot_projection(sampler, X_res, y_res):
     Parameters
     ----------
     sampler : TeamTrimSampler
-        A fitted sampler (``schema_`` and ``synthetic_mask_`` are read).
+        Fitted; its ``schema_`` and ``synthetic_mask_`` tell the columns and
+        which rows are generated.
     X_res, y_res : array-like
-        The output of the sampler's last ``fit_resample``.
+        What the sampler's last ``fit_resample`` returned.
 
     Returns
     -------

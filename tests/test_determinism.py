@@ -9,6 +9,7 @@ Between runs the in-process batch cache is cleared, so the second run
 generates again rather than reading the first run's batches.
 """
 
+import importlib
 import pickle
 import random
 import threading
@@ -103,7 +104,11 @@ def _grid_scores(n_jobs, backend):
     grid = GridSearchCV(pipe, {"teamtrimsampler__cost_c": [0.0, 2.0]}, cv=2,
                         n_jobs=n_jobs, error_score="raise")
     clear_streams()
-    with warnings.catch_warnings(), parallel_backend(backend, n_jobs=n_jobs):
+    # loky workers are fresh processes: each imports skteam.testing (which
+    # registers model="test::uniform") before its first task
+    workers = ({"initializer": importlib.import_module, "initargs": ("skteam.testing",)}
+               if backend == "loky" else {})
+    with warnings.catch_warnings(), parallel_backend(backend, n_jobs=n_jobs, **workers):
         warnings.simplefilter("ignore", UserWarning)
         grid.fit(X, y)
     return [grid.cv_results_[f"split{i}_test_score"].tolist() for i in range(2)]
@@ -129,7 +134,7 @@ def test_registry_loads_a_model_once_under_concurrency(monkeypatch):
         time.sleep(0.2)
         return object()
 
-    monkeypatch.setattr("skteam.llm._testing.make_test_backend", slow_factory)
+    monkeypatch.setitem(registry_module._EXTRA_KINDS, "test", slow_factory)
     start = threading.Barrier(8)
     got = []
 

@@ -185,7 +185,7 @@ def test_a_failed_model_load_leaves_no_registry_entry(monkeypatch):
         calls["n"] += 1
         raise MemoryError("could not allocate the weights")
 
-    monkeypatch.setattr("skteam.llm._testing.make_test_backend", boom)
+    monkeypatch.setitem(registry_module._EXTRA_KINDS, "test", boom)
     before = registry_module.loaded_backends()
     for _ in range(2):  # a second attempt tries again: nothing half-made was kept
         with pytest.raises(MemoryError):

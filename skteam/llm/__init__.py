@@ -2,7 +2,13 @@
 
 from .base import Backend, Usage
 from .embedded import embedded_model_path
-from .registry import clear_registry, get_backend, loaded_backends, parse_model_spec
+from .registry import (
+    clear_registry,
+    get_backend,
+    loaded_backends,
+    parse_model_spec,
+    register_backend_kind,
+)
 
 __all__ = [
     "Backend",
@@ -11,5 +17,6 @@ __all__ = [
     "get_backend",
     "loaded_backends",
     "parse_model_spec",
+    "register_backend_kind",
     "clear_registry",
 ]

@@ -14,6 +14,50 @@ from .embedded import embedded_model_path
 _REGISTRY: dict = {}
 _REGISTRY_LOCK = threading.Lock()
 _KEY_LOCKS: dict = {}
+_BUILTIN_KINDS = frozenset({"hf", "vllm", "openai"})
+_EXTRA_KINDS: dict = {}  # kind -> factory(target) -> Backend
+
+
+def register_backend_kind(kind: str, factory) -> None:
+    """Let ``model="<kind>::<target>"`` name a backend built by ``factory``.
+
+    An extension point for backends that skteam does not ship. Once a kind
+    is registered, :func:`parse_model_spec` accepts ``"<kind>::<target>"``
+    as ``(kind, target)`` without checking the target, and
+    :func:`get_backend` calls ``factory(target)`` once per target and
+    caches the result like any other backend (``device`` and ``dtype`` are
+    not passed to the factory and do not split the cache). The factory
+    should raise :class:`ValueError` for a target it does not know.
+
+    Registration lasts for the process; registering a kind again replaces
+    its factory (backends already loaded stay cached until
+    :func:`clear_registry`). Worker processes (joblib's ``loky`` backend,
+    ``multiprocessing``) start without it: run the registering import in
+    each worker too.
+
+    Parameters
+    ----------
+    kind : str
+        The prefix before ``"::"``: a non-empty string without ``":"``,
+        other than the built-in ``"hf"``, ``"vllm"`` and ``"openai"`` and
+        other than ``"embedded"``.
+    factory : callable
+        ``factory(target) -> Backend``, where ``target`` is the text after
+        ``"::"``.
+    """
+    if not isinstance(kind, str) or not kind or ":" in kind:
+        raise ValueError(
+            f"A backend kind must be a non-empty string without ':', got {kind!r}."
+        )
+    if kind in _BUILTIN_KINDS or kind == "embedded":
+        raise ValueError(f"The backend kind {kind!r} is built in; pick another name.")
+    if not callable(factory):
+        raise TypeError(
+            f"factory must be callable as factory(target), got "
+            f"{type(factory).__name__}."
+        )
+    with _REGISTRY_LOCK:
+        _EXTRA_KINDS[kind] = factory
 
 
 def parse_model_spec(model) -> tuple[str, str]:
@@ -31,8 +75,8 @@ def parse_model_spec(model) -> tuple[str, str]:
       ``"openai::http://127.0.0.1:8000/v1|Qwen/Qwen2.5-7B-Instruct"``; the
       model name may be omitted to use the server's first model
       (:mod:`skteam.llm.openai`; ``pip install skteam[openai]``);
-    - ``"test::uniform"``: the grammar-only test double of
-      :mod:`skteam.llm._testing`;
+    - ``"<kind>::<target>"`` for a kind added with
+      :func:`register_backend_kind`;
     - an object that already implements :class:`~skteam.llm.base.Backend`.
 
     Nothing is contacted or loaded here; ``vllm::`` and ``hf::`` paths and
@@ -47,11 +91,12 @@ def parse_model_spec(model) -> tuple[str, str]:
         return "hf", str(embedded_model_path())
     if "::" in model:
         kind, _, target = model.partition("::")
-        if kind not in {"hf", "test", "vllm", "openai"}:
+        if kind not in _BUILTIN_KINDS and kind not in _EXTRA_KINDS:
+            extra = "".join(f", '{k}::<target>'" for k in sorted(_EXTRA_KINDS))
             raise ValueError(
                 f"Unknown model backend {kind!r} in model={model!r}; use "
                 "'embedded', 'hf::<local dir>', 'vllm::<local dir>', "
-                "'openai::<base url>|<model name>' or a local path."
+                f"'openai::<base url>|<model name>'{extra} or a local path."
             )
         if kind == "hf":
             _check_path(target, model)
@@ -123,6 +168,8 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
         device = "cuda"
     elif kind == "openai":
         device, dtype = "remote", "remote"
+    elif kind not in _BUILTIN_KINDS:
+        device, dtype = None, None  # not passed to a registered factory
     key = (kind, target, device, dtype)
     with _REGISTRY_LOCK:
         if key in _REGISTRY:
@@ -145,9 +192,9 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
 
             backend = OpenAIBackend(*parse_openai_target(target))
         else:
-            from ._testing import make_test_backend
-
-            backend = make_test_backend(target)
+            with _REGISTRY_LOCK:
+                factory = _EXTRA_KINDS[kind]
+            backend = factory(target)
         with _REGISTRY_LOCK:
             _REGISTRY[key] = backend
     return backend

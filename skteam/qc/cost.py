@@ -143,6 +143,18 @@ def inverse_ecdf(values, q: float) -> float:
     Identical to ``numpy.quantile(values, q, method="inverted_cdf")``,
     written out so that ``q·n`` landing exactly on an integer is not lost to
     floating point (``F⁻¹(0.25)`` of 20 values is the 5th smallest).
+
+    Parameters
+    ----------
+    values : array-like of float, shape (n,)
+        The sample; must not be empty.
+    q : float
+        Probability level, in [0, 1].
+
+    Returns
+    -------
+    quantile : float
+        The smallest value ``e`` of ``values`` with ``F(e) ≥ q``.
     """
     s = np.sort(np.asarray(values, dtype=float))
     n = len(s)
@@ -487,6 +499,18 @@ class CostDuel:
 
         Memoised per ``(D, D_ori, estimator, β, n_batch, seed)``; does not
         depend on ``c``.
+
+        Parameters
+        ----------
+        X_D, y_D : array-like
+            The current data ``D`` that ``f`` is fitted on.
+        X_ori, y_ori : array-like
+            The original data ``D_ori`` (bootstrap source, and the real rows
+            on which ``H`` is measured).
+        n_batch : int
+            Rows per bootstrap batch (the size of the generated batch).
+        n_draws : int, default=None
+            Number of null draws; None uses ``n_null``.
 
         Returns
         -------

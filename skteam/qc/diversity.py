@@ -320,12 +320,34 @@ class DiversityCheck:
         return self
 
     def predict(self, X) -> np.ndarray:
-        """Cluster of each row (MLP)."""
+        """Cluster of each row (MLP).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            Rows with the columns of ``D_ori``.
+
+        Returns
+        -------
+        labels : ndarray of int, shape (n_rows,)
+            The cluster the classifier assigns to each row.
+        """
         Z = self.encoder_.transform(as_frame(X, self._schema, what="X_batch"))
         return self.classifier_.predict(Z)
 
     def reference_counts(self, target=None) -> np.ndarray:
-        """Cluster counts of ``D_ori``, or of its rows of class ``target``."""
+        """Cluster counts of ``D_ori``, or of its rows of class ``target``.
+
+        Parameters
+        ----------
+        target : class label, default=None
+            Count only the rows of ``D_ori`` of this class (needs ``y`` in
+            :meth:`fit`, else all rows are counted). None: all of ``D_ori``.
+
+        Returns
+        -------
+        counts : ndarray of int, shape (n_clusters_,)
+        """
         labels = self.labels_
         if target is not None and self.y_ is not None:
             labels = labels[self.y_ == target]

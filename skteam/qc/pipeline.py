@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from ..constraints import ConstraintSet
 from ..schema import Schema
 from ..utils import resolve_seed
+from ..utils._docstring import QC_DOCSTRINGS, Substitution
 from ._encoding import as_frame, make_encoder, needs_encoding
 from .cost import CostDuel, CostResult, check_predict_proba
 from .diversity import DiversityCheck, DiversityResult
@@ -69,6 +70,7 @@ class BatchVerdict:
     diversity: DiversityResult | None = None
 
 
+@Substitution(**QC_DOCSTRINGS)
 class TrimQC(BaseEstimator):
     """The team-then-trim quality control, usable on rows from any generator.
 
@@ -88,25 +90,13 @@ class TrimQC(BaseEstimator):
 
     Parameters
     ----------
-    estimator : classifier with predict_proba, default=None
-        The downstream model ``f`` of the cost duel; cloned, never fitted in
-        place. ``None`` means ``LogisticRegression(max_iter=1000)``. When the
-        data has categorical columns it sees them one-hot encoded (numeric
-        columns standardised); otherwise it sees the columns as given.
+    {estimator}
     stages : tuple of str, default=("sanity", "cost", "diversity")
         The stages to run, any subset; ``()`` keeps every row.
-    cost_beta : float in (0, 0.5), default=0.25
-        ``β``: the cost window is ``[F⁻¹(β), F⁻¹(β + 0.5)]``.
-    cost_c : float, default=1.0
-        ``c`` in ``τ = mean + c·std`` of the null ``Δ``; the paper tunes it
-        in [0, 3] by cross-validation (the null draws are cached, so a grid
-        over ``cost_c`` refits nothing).
-    cost_null_draws : int, default=1000
-        Null draws for ``τ`` (paper: 1000). They are consumed sequentially
-        and stop once the decision is clear; see ``skteam.qc.CostDuel``.
-    diversity_threshold : float in [0, 1], default=0.3
-        Share of the best achievable entropy gain a batch must realise
-        (paper: 30%).
+    {cost_beta}
+    {cost_c}
+    {cost_null_draws}
+    {diversity_threshold}
     constraints : list of str, default=None
         Relations between columns, e.g. ``["priors_count >= juv_fel_count",
         "0 <= BMI <= 80"]``; see :mod:`skteam.constraints`.

@@ -9,6 +9,7 @@ which the row grammar enforces.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +19,8 @@ from ..schema import Schema
 
 if TYPE_CHECKING:  # the plan module imports this one
     from .plan import Plan
+
+logger = logging.getLogger("skteam")
 
 
 def bounding_constraints(constraints, specs, known) -> dict:
@@ -121,3 +124,22 @@ def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
                 out[i][spec.name] = ((int(lo), int(hi)) if spec.integer
                                      else (round(lo, d), round(hi, d)))
     return out, conflicts
+
+
+def binding_texts(plan: Plan, constraints, schema: Schema) -> list:
+    """The sorted texts of the constraints that bound some worker under ``plan``."""
+    return sorted({c.text for c in plan_bindings(plan, list(constraints), schema)})
+
+
+def log_bindings(plan: Plan, constraints, schema: Schema) -> None:
+    """Log which declared constraints bind a worker and which only sanity checks."""
+    binding = binding_texts(plan, constraints, schema)
+    if binding:
+        logger.info("Constraints that bound the workers' grammars: %s.",
+                    "; ".join(binding))
+    sanity_only = [c.text for c in constraints if c.text not in binding]
+    if sanity_only:
+        logger.info("Constraints that no worker's grammar holds under this "
+                    "plan (joined by 'or', between columns of one role, or "
+                    "ending in a categorical column): %s; only the sanity "
+                    "stage checks them.", "; ".join(sanity_only))

@@ -13,6 +13,7 @@ never truncated.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -49,6 +50,20 @@ class ContextFit:
     n_label_examples: int
     context_length: int | None
     longest_prompt: int
+
+    def warn(self, n_examples: int, n_label_examples: int, stacklevel: int = 2):
+        """Warn that prompts show fewer examples than asked (the wanted numbers)."""
+        label_part = (f" and {self.n_label_examples} per label worker (of "
+                      f"{n_label_examples})" if n_label_examples else "")
+        warnings.warn(
+            f"Prompts show {self.n_examples} real "
+            f"{'row' if self.n_examples == 1 else 'rows'} per role worker (of "
+            f"n_examples={n_examples}){label_part}: with more, a prompt "
+            f"would exceed the model's context of {self.context_length} tokens. "
+            "Shorten feature_descriptions or dataset_description, or lower "
+            "n_examples.",
+            UserWarning, stacklevel=stacklevel + 1,
+        )
 
 
 def _context_length(backend):

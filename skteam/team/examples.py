@@ -53,7 +53,23 @@ class ExamplePool:
         return ",".join(self.cells[n][i] for n in names)
 
     def sample(self, rng: np.random.Generator, k: int, target_class=None) -> np.ndarray:
-        """Up to ``k`` distinct row indices, of one class or balanced over classes."""
+        """Up to ``k`` distinct row indices, of one class or balanced over classes.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Draws the rows and orders the result.
+        k : int
+            Number of examples wanted.
+        target_class : object, default=None
+            The class the examples come from; ``None`` draws up to
+            ``ceil(k / n_classes)`` rows from each class, ``k`` in all.
+
+        Returns
+        -------
+        idx : ndarray of int
+            Row indices into the pool, in random order.
+        """
         if target_class is not None:
             pool = self.by_class[target_class]
             return rng.permutation(pool)[:k]

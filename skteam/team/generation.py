@@ -90,24 +90,30 @@ class TeamGenerator:
     def __init__(self, backend, schema, plan, pool, *, batch_size, seed, n_examples,
                  n_label_examples, labeling, temperature, constraints=(),
                  tuning=None):
-        self.backend = backend
-        self.schema = schema
-        self.plan = plan
-        self.pool = pool
-        self.batch_size = batch_size
-        self.seed = seed
-        self.n_examples = n_examples
-        self.n_label_examples = n_label_examples
-        self.labeling = labeling
-        self.temperature = temperature
-        self.constraints = constraints
+        self.backend, self.schema, self.plan, self.pool = backend, schema, plan, pool
+        self.batch_size, self.seed, self.temperature = batch_size, seed, temperature
+        self.n_examples, self.n_label_examples = n_examples, n_label_examples
+        self.labeling, self.constraints = labeling, constraints
         self.tuning = tuning if tuning is not None else GenerationTuning()
         self.usage = Usage()
         self.rows_generated = 0
         self._class_index = {c: i for i, c in enumerate(schema.classes)}
 
     def rows_per_prompt(self, n_batches: int) -> int:
-        """Rows answered by one prompt when ``n_batches`` batches are made at once."""
+        """Rows answered by one prompt when ``n_batches`` batches are made at once.
+
+        Parameters
+        ----------
+        n_batches : int
+            Number of batches generated in one go.
+
+        Returns
+        -------
+        k : int
+            Rows per prompt: as many as keeps ``min_prompts_per_call``
+            prompts in flight, between 1 and
+            ``min(tuning.rows_per_prompt, batch_size)``.
+        """
         n, t = self.batch_size, self.tuning
         return int(np.clip(n * n_batches // t.min_prompts_per_call, 1,
                            min(t.rows_per_prompt, n)))

@@ -45,12 +45,30 @@ def label_rows(
 
     Parameters
     ----------
+    backend : Backend
+        The model that labels.
+    schema : Schema
+        The features shown and the classes a label is chosen from.
+    pool : ExamplePool
+        The real rows the examples are drawn from.
+    groups : sequence of sequence of dict
+        The rows to label, one group per prompt; each row maps every feature
+        name to its value. An empty group makes no prompt.
+    keys : sequence of tuple
+        One key of non-negative ints per group; seeds its examples and its
+        generation.
+    n_examples : int, default=8
+        Real rows shown in each prompt.
+    temperature : float, default=0.8
+        Sampling temperature.
     example_choice : {"balanced", "nearest", "nearest_per_class"}, \
             default="balanced"
         Which real rows a prompt shows: drawn at random, balanced over the
         classes; the rows nearest to the group's rows on every feature
         (:meth:`ExamplePool.nearest`, any class); or the nearest rows of
         each class, the same number per class.
+    usage : Usage, default=None
+        A caller's counter that receives the calls' counts too.
 
     Returns
     -------

@@ -77,7 +77,33 @@ def parse_manager_answer(text: str, schema: Schema) -> dict:
 def plan_with_manager(backend, schema: Schema, X_examples, *, seed: int,
                       max_roles: int = 4, temperature: float = 0.3,
                       usage=None) -> Plan:
-    """One constrained call to the task manager, repaired into a valid plan."""
+    """One constrained call to the task manager, repaired into a valid plan.
+
+    Parameters
+    ----------
+    backend : Backend
+        The language model.
+    schema : Schema
+        The features to assign to roles.
+    X_examples : iterable of sequence
+        Real rows shown in the prompt (values in schema order); trailing
+        rows are dropped when the prompt would exceed the model's context.
+    seed : int
+        Seed of the generation call.
+    max_roles : int, default=4
+        Most roles the answer may name (at most the number of features).
+    temperature : float, default=0.3
+        Sampling temperature.
+    usage : Usage, default=None
+        A caller's counter that receives the call's counts too (and a parse
+        failure).
+
+    Returns
+    -------
+    plan : Plan
+        :func:`repair_plan` of the answer, or :func:`fallback_plan` when the
+        prompt does not fit the context or the answer is incomplete.
+    """
     max_roles = max(1, min(max_roles, len(schema.names)))
     rows = [format_row(schema.features, row) for row in X_examples]
     budget = 16 + 12 * max_roles + sum(

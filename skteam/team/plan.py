@@ -26,7 +26,15 @@ logger = logging.getLogger("skteam")
 
 @dataclass(frozen=True)
 class Role:
-    """A group of features generated together by one worker."""
+    """A group of features generated together by one worker.
+
+    Attributes
+    ----------
+    name : str
+        The role's name, unique within a plan.
+    features : tuple of str
+        The feature names the role's worker writes.
+    """
 
     name: str
     features: tuple
@@ -34,7 +42,20 @@ class Role:
 
 @dataclass(frozen=True)
 class Plan:
-    """Roles and precedence edges ``(parent_role, child_role)`` by name."""
+    """Roles and precedence edges ``(parent_role, child_role)`` by name.
+
+    Attributes
+    ----------
+    roles : tuple of Role
+        The roles, in plan order; every feature belongs to exactly one.
+    edges : tuple of (str, str), default=()
+        Precedence edges ``(parent_role, child_role)``; they form a DAG.
+    source : str, default="user"
+        Where the plan comes from: ``"user"``, ``"manager"``,
+        ``"manager (repaired)"`` or ``"fallback"``.
+    repairs : tuple of str, default=()
+        What skteam changed or why it chose the plan, one line each.
+    """
 
     roles: tuple
     edges: tuple = ()
@@ -51,7 +72,18 @@ class Plan:
         return [a for a, b in self.edges if b == name]
 
     def ancestors(self, name: str) -> list[str]:
-        """Every role upstream of ``name``, in plan order."""
+        """Every role upstream of ``name``, in plan order.
+
+        Parameters
+        ----------
+        name : str
+            A role's name.
+
+        Returns
+        -------
+        names : list of str
+            The names of the roles ``name`` depends on, directly or not.
+        """
         seen = set()
         stack = self.parents(name)
         while stack:
@@ -62,7 +94,18 @@ class Plan:
         return [r.name for r in self.roles if r.name in seen]
 
     def upstream_features(self, name: str) -> list[str]:
-        """The features of every role upstream of ``name``, in plan order."""
+        """The features of every role upstream of ``name``, in plan order.
+
+        Parameters
+        ----------
+        name : str
+            The role whose parents' features are wanted.
+
+        Returns
+        -------
+        features : list of str
+            The features of :meth:`ancestors`, role by role.
+        """
         return [f for r in self.ancestors(name) for f in self.role(r).features]
 
     def levels(self) -> list[list[str]]:
@@ -108,6 +151,20 @@ def closes_cycle(edges, new_edge) -> bool:
 
 def load_plan(plan, schema: Schema) -> Plan:
     """Validate a user plan (dict or JSON path) strictly.
+
+    Parameters
+    ----------
+    plan : dict, str or path-like
+        ``{"roles": [{"name": ..., "features": [...]}, ...], "edges":
+        [[parent_role, child_role], ...]}`` (edges optional), or the path of
+        such a JSON file.
+    schema : Schema
+        The features the plan must cover, each exactly once.
+
+    Returns
+    -------
+    plan : Plan
+        With ``source="user"``.
 
     Raises
     ------
@@ -200,6 +257,21 @@ def repair_plan(raw: dict, schema: Schema) -> Plan:
     "Remaining features" that depends on every other role; edges with an
     unknown end or a self-loop are dropped; an edge that would close a cycle
     is dropped (edges are considered in the manager's order).
+
+    Parameters
+    ----------
+    raw : dict
+        The parsed manager answer: ``{"roles": [{"name": ..., "features":
+        [...]}, ...], "edges": [[i, j], ...]}`` with edges between role
+        indices.
+    schema : Schema
+        The features the plan must cover.
+
+    Returns
+    -------
+    plan : Plan
+        With ``source="manager"``, or ``"manager (repaired)"`` when a rule
+        applied.
     """
     repairs = []
     owner: dict = {}
@@ -258,7 +330,22 @@ def repair_plan(raw: dict, schema: Schema) -> Plan:
 
 
 def fallback_plan(schema: Schema, reason: str = "") -> Plan:
-    """Deterministic plan: categorical features first, then numeric ones."""
+    """Deterministic plan: categorical features first, then numeric ones.
+
+    Parameters
+    ----------
+    schema : Schema
+        The features to cover.
+    reason : str, default=""
+        Why the fallback is used; recorded in ``Plan.repairs`` when given.
+
+    Returns
+    -------
+    plan : Plan
+        A role ``"Profile"`` (the categorical features) before a role
+        ``"Measurements"`` (the others), either omitted when empty;
+        ``source="fallback"``.
+    """
     cats = tuple(s.name for s in schema.features if s.kind == "categorical")
     nums = tuple(s.name for s in schema.features if s.kind != "categorical")
     roles = []

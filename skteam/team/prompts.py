@@ -61,6 +61,17 @@ def _context(schema: Schema) -> str:
     return "\n".join(lines)
 
 
+def _table_header(schema: Schema) -> list:
+    """The lines every prompt opens with: the context, then the features."""
+    lines = []
+    ctx = _context(schema)
+    if ctx:
+        lines.append(ctx)
+    lines.append("Features and their meanings:")
+    lines.extend(describe_feature(s) for s in schema.features)
+    return lines
+
+
 # -- task manager (paper Fig. 6) ----------------------------------------------
 MANAGER_SYSTEM = (
     "You are a Task Manager in a data generation system. You split the "
@@ -71,12 +82,7 @@ MANAGER_SYSTEM = (
 
 def manager_prompt(schema: Schema, example_rows: Sequence[str], max_roles: int):
     """System and user text of the task manager's single call."""
-    lines = []
-    ctx = _context(schema)
-    if ctx:
-        lines.append(ctx)
-    lines.append("Features and their meanings:")
-    lines.extend(describe_feature(s) for s in schema.features)
+    lines = _table_header(schema)
     if example_rows:
         lines.append("Example rows (" + ",".join(_name(n) for n in schema.names)
                      + "):")
@@ -128,12 +134,7 @@ def worker_user(
     """
     target = _one_line(schema.target)
     cls = _one_line(target_class)
-    lines = []
-    ctx = _context(schema)
-    if ctx:
-        lines.append(ctx)
-    lines.append("Features and their meanings:")
-    lines.extend(describe_feature(s) for s in schema.features)
+    lines = _table_header(schema)
     yours = ", ".join(_name(s.name) for s in role_specs)
     records = "one new record" if n_rows == 1 else f"{n_rows} new records"
     lines.append(
@@ -174,35 +175,10 @@ def labeler_user(schema: Schema, examples: Sequence[tuple[str, str]]) -> str:
     """
     target = _one_line(schema.target)
     classes = ", ".join(_one_line(c) for c in schema.classes)
-    lines = []
-    ctx = _context(schema)
-    if ctx:
-        lines.append(ctx)
-    lines.append("Features and their meanings:")
-    lines.extend(describe_feature(s) for s in schema.features)
+    lines = _table_header(schema)
     lines.append(f"Task: give the outcome {target} (one of {classes}) "
                  "of each new record.")
     lines.append("Real records (" + ",".join(_name(n) for n in schema.names)
                  + f"{ARROW}{target}):")
     lines.extend(f"{x}{ARROW}{y}" for x, y in examples)
-    return "\n".join(lines)
-
-
-# -- single-prompt generator (baseline: whole rows from one LLM) -------------------
-def whole_row_user(schema: Schema, target_class, example_rows: Sequence[str]) -> str:
-    """User text asking one model for a whole row (no team, no roles)."""
-    target = _one_line(schema.target)
-    lines = [
-        f"Task: write one new realistic record with {target} = "
-        f"{_one_line(target_class)}."
-    ]
-    ctx = _context(schema)
-    if ctx:
-        lines.append(ctx)
-    lines.append("Features and their meanings:")
-    lines.extend(describe_feature(s) for s in schema.features)
-    lines.append(f"Real records with {target} = {_one_line(target_class)} ("
-                 + ",".join(_name(n) for n in schema.names) + "):")
-    lines.extend(example_rows)
-    lines.append("Write one new line of values.")
     return "\n".join(lines)

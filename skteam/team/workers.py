@@ -64,6 +64,32 @@ def generate_features(
     A group whose answer cannot be parsed (only possible when the token
     budget runs out) is dropped whole.
 
+    Parameters
+    ----------
+    backend : Backend
+        The language model.
+    schema : Schema
+        Features and classes.
+    plan : Plan
+        The roles and their order.
+    pool : ExamplePool
+        The real rows the examples are drawn from.
+    targets : sequence
+        The class of each group.
+    keys : sequence of tuple
+        One key of non-negative ints per group; seeds its examples and its
+        generation.
+    rows_per_prompt : int, default=5
+        Rows in each group (answered by one prompt per role).
+    n_examples : int, default=8
+        Real rows shown in each prompt.
+    temperature : float, default=0.8
+        Sampling temperature.
+    constraints : iterable of Constraint, default=()
+        Declared constraints that may narrow the grammar (see above).
+    usage : Usage, default=None
+        A caller's counter that receives the calls' counts too.
+
     Returns
     -------
     values : list of dict or None

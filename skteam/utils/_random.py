@@ -16,6 +16,16 @@ def check_random_state(random_state) -> np.random.RandomState:
 
     ``None`` gives a fresh ``RandomState`` seeded from OS entropy instead of
     the global singleton, so the global stream is neither read nor advanced.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+        An int seeds a new ``RandomState``; a ``RandomState`` is returned as
+        is; ``None`` gives a fresh one seeded from OS entropy.
+
+    Returns
+    -------
+    rng : numpy.random.RandomState
     """
     if random_state is None:
         return np.random.RandomState()
@@ -56,3 +66,26 @@ def derive_seed(*key: int) -> int:
 def derive_rng(*key: int) -> np.random.Generator:
     """A numpy Generator that depends only on ``key``."""
     return np.random.default_rng(np.random.SeedSequence(entropy=[int(k) for k in key]))
+
+
+def seed_estimator(estimator, seed: int) -> None:
+    """Set every ``random_state`` of ``estimator`` (nested too) that is None.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Changed in place. An object without ``get_params`` (or whose
+        ``get_params`` fails) is left alone.
+    seed : int
+        The value given to every unset ``random_state``.
+    """
+    if not hasattr(estimator, "get_params"):
+        return
+    try:
+        params = estimator.get_params(deep=True)
+    except Exception:  # a non-sklearn estimator: leave it alone
+        return
+    unset = {k: seed for k, v in params.items()
+             if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    if unset:
+        estimator.set_params(**unset)

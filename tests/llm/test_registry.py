@@ -1,9 +1,17 @@
+import subprocess
+import sys
 import threading
 
 import pytest
 from sklearn.base import clone
 
-from skteam.llm import embedded_model_path, get_backend, parse_model_spec
+from skteam.llm import (
+    embedded_model_path,
+    get_backend,
+    parse_model_spec,
+    register_backend_kind,
+)
+from skteam.llm import registry as registry_module
 from skteam.llm.base import Backend
 
 
@@ -67,3 +75,74 @@ def test_clone_never_reloads(embedded_backend):
     c = clone(s)
     assert c.model == "embedded"
     assert get_backend(c.model) is embedded_backend
+
+
+def test_test_double_is_unknown_until_skteam_testing_is_imported():
+    """The production parser knows no test double: ``skteam.testing`` adds it."""
+    code = (
+        "import sys\n"
+        "from skteam.llm import parse_model_spec\n"
+        "try:\n"
+        "    parse_model_spec('test::uniform')\n"
+        "except ValueError as e:\n"
+        "    assert 'Unknown model backend' in str(e), e\n"
+        "else:\n"
+        "    sys.exit('test::uniform parsed without skteam.testing')\n"
+        "assert 'skteam.testing' not in sys.modules\n"
+        "import skteam.testing\n"
+        "assert parse_model_spec('test::uniform') == ('test', 'uniform')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+def test_skteam_testing_registers_the_uniform_double(uniform_backend):
+    from skteam.testing import UniformGrammarBackend
+
+    assert parse_model_spec("test::uniform") == ("test", "uniform")
+    assert isinstance(uniform_backend, UniformGrammarBackend)
+    with pytest.raises(ValueError, match="test::nope"):
+        get_backend("test::nope")
+
+
+@pytest.fixture
+def scratch_kinds(monkeypatch):
+    """Registrations made in a test are forgotten after it."""
+    monkeypatch.setattr(registry_module, "_EXTRA_KINDS",
+                        dict(registry_module._EXTRA_KINDS))
+    monkeypatch.setattr(registry_module, "_REGISTRY", {})
+    monkeypatch.setattr(registry_module, "_KEY_LOCKS", {})
+
+
+def test_register_backend_kind(scratch_kinds):
+    with pytest.raises(ValueError, match="Unknown model backend 'fake'"):
+        parse_model_spec("fake::a")
+    built = []
+
+    def factory(target):
+        built.append(target)
+        return object()
+
+    register_backend_kind("fake", factory)
+    assert parse_model_spec("fake::a|b") == ("fake", "a|b")
+    first = get_backend("fake::a")
+    assert get_backend("fake::a", device="cpu", dtype="float32") is first
+    assert get_backend("fake::b") is not first
+    assert built == ["a", "b"]
+    with pytest.raises(ValueError, match="'fake::<target>'"):
+        parse_model_spec("gpt::x")
+
+
+@pytest.mark.parametrize("kind, error", [
+    ("hf", ValueError), ("embedded", ValueError), ("", ValueError),
+    ("a:b", ValueError), (3, ValueError),
+])
+def test_register_backend_kind_rejects_bad_kinds(scratch_kinds, kind, error):
+    with pytest.raises(error):
+        register_backend_kind(kind, lambda target: object())
+
+
+def test_register_backend_kind_needs_a_callable(scratch_kinds):
+    with pytest.raises(TypeError, match="callable"):
+        register_backend_kind("fake", "not a function")

@@ -1,19 +1,34 @@
-"""A grammar-only test double of the language-model backend.
+"""Test helpers: a grammar-only test double of the language-model backend.
 
-``model="test::uniform"`` samples every token uniformly among the tokens the
-grammar allows, using the embedded model's tokenizer but no weights. Its
-rows are valid by construction and random in content. It exists for fast
-unit and API-conformance tests where the model is not the subject; it is
-not a data generator.
+Importing this module registers the backend kind ``"test"``, so that
+``model="test::uniform"`` names :class:`UniformGrammarBackend` in this
+process::
+
+    import skteam.testing  # registers model="test::uniform", a test double
+
+The double samples every token uniformly among the tokens the grammar
+allows, using the embedded model's tokenizer but no weights. Its rows are
+valid by construction and random in content. It exists for fast unit and
+API-conformance tests, benchmarks of the plumbing and API demonstrations
+where the model is not the subject; it is **not** a data generator.
+
+Like any kind added with :func:`skteam.llm.registry.register_backend_kind`,
+the registration is per process: worker processes (joblib's ``loky``
+backend) must import this module too, e.g. with
+``parallel_backend("loky", initializer=importlib.import_module,
+initargs=("skteam.testing",))``.
 """
 
 from __future__ import annotations
 
 import threading
 
-from .base import Usage
-from .embedded import embedded_model_path
-from .hf import HFBackend, load_tokenizer
+from .llm.base import Usage
+from .llm.embedded import embedded_model_path
+from .llm.hf import HFBackend, load_tokenizer
+from .llm.registry import register_backend_kind
+
+__all__ = ["UniformGrammarBackend", "make_test_backend"]
 
 
 class UniformGrammarBackend(HFBackend):
@@ -67,3 +82,6 @@ def make_test_backend(target: str):
             f"Unknown test backend 'test::{target}'; the only one is 'test::uniform'."
         )
     return UniformGrammarBackend()
+
+
+register_backend_kind("test", make_test_backend)

@@ -1,0 +1,72 @@
+"""Parameter text shared between docstrings, written once.
+
+As in imbalanced-learn (``imblearn/utils/_docstring.py``): a docstring holds
+``{name}`` where a shared parameter's text goes, and :class:`Substitution`
+fills it in when the class is defined. Only the given names are replaced, so
+other braces in a docstring (dicts, sets) need no escaping.
+"""
+
+from __future__ import annotations
+
+
+class Substitution:
+    """Decorator that fills ``{name}`` fields of a docstring with shared text.
+
+    Parameters
+    ----------
+    **params : str
+        Field name -> text. The text's first line follows the field; later
+        lines are indented like the line holding the field.
+    """
+
+    def __init__(self, **params):
+        self.params = params
+
+    def __call__(self, obj):
+        doc = obj.__doc__
+        for name, text in self.params.items():
+            field = "{" + name + "}"
+            if field not in doc:
+                raise ValueError(f"{obj.__name__}'s docstring has no {field} field.")
+            line = next(ln for ln in doc.splitlines() if field in ln)
+            indent = line[: len(line) - len(line.lstrip())]
+            lines = text.strip("\n").splitlines()
+            doc = doc.replace(field, "\n".join(
+                [lines[0].strip()] + [indent + ln if ln.strip() else ln
+                                      for ln in lines[1:]]))
+        obj.__doc__ = doc
+        return obj
+
+
+# The QC's parameters, shared by TeamTrimSampler and TrimQC. Each text is a
+# numpydoc entry ("name : type" line, then its description indented 4 spaces).
+_QC_PARAMETERS = {
+    "estimator": """\
+estimator : classifier with predict_proba, default=None
+    The downstream model ``f`` of the cost duel; cloned, never fitted in
+    place. ``None`` means ``LogisticRegression(max_iter=1000)``. When the
+    data has categorical columns it sees them one-hot encoded (numeric
+    columns standardised); otherwise it sees the columns as given.""",
+    "cost_beta": """\
+cost_beta : float in (0, 0.5), default=0.25
+    ``β``: the cost duel keeps the rows whose cost lies in the window
+    ``[F⁻¹(β), F⁻¹(β + 0.5)]``.""",
+    "cost_c": """\
+cost_c : float, default=1.0
+    ``c`` in ``τ = mean + c·std`` of the null distribution of ``Δ``; a batch
+    is accepted when ``Δ > τ``. The paper tunes it in [0, 3] by
+    cross-validation (the null draws are cached, so a grid over ``cost_c``
+    refits nothing).""",
+    "cost_null_draws": """\
+cost_null_draws : int, default=1000
+    Null draws for ``τ`` (paper: 1000). They are consumed sequentially
+    and stop once the decision is clear; see ``skteam.qc.CostDuel``.""",
+    "diversity_threshold": """\
+diversity_threshold : float in [0, 1], default=0.3
+    Share of the best achievable entropy gain of the cluster labels a
+    batch must realise (paper: 30%).""",
+}
+
+
+#: Fields for :class:`Substitution`, one per shared parameter.
+QC_DOCSTRINGS = dict(_QC_PARAMETERS)

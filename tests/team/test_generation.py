@@ -1,0 +1,52 @@
+"""TeamGenerator: raw batches of one class (grammar-only double; labelled test double).
+
+The model is not the subject here: ``uniform_backend`` (the grammar-only
+test double) writes valid rows at random, so the batch layout, the seeds
+and the tuning arguments can be checked fast.
+"""
+
+import numpy as np
+import pandas as pd
+
+from skteam import Schema
+from skteam.team import ExamplePool, TeamGenerator, fallback_plan
+from skteam.team.generation import GenerationTuning
+
+X = pd.DataFrame({"age": [20, 35, 50, 65] * 3, "sex": ["F", "M", "F", "M"] * 3})
+Y = np.array([0] * 8 + [1] * 4)
+
+
+def _generator(backend, **kw):
+    schema = Schema.infer(X, Y)
+    args = dict(batch_size=4, seed=3, n_examples=2, n_label_examples=0,
+                labeling="target", temperature=0.8)
+    args.update(kw)
+    return TeamGenerator(backend, schema, fallback_plan(schema),
+                         ExamplePool(schema, X, Y), **args)
+
+
+def test_batches_have_their_index_class_and_size(uniform_backend):
+    gen = _generator(uniform_backend)
+    batches = gen(1, 5, 2)
+    assert [b.index for b in batches] == [5, 6]
+    assert all(b.target == 1 and b.labels == [1] * len(b.rows) for b in batches)
+    assert all(len(b.rows) + b.failures == 4 for b in batches)
+    assert all(len(row) == 2 for b in batches for row in b.rows)
+    assert gen.rows_generated == 8 and gen.usage.as_dict()["calls"] >= 2
+
+
+def test_a_batch_is_the_same_whichever_chunk_made_it(uniform_backend):
+    one = _generator(uniform_backend)(1, 1, 2)[1]
+    again = _generator(uniform_backend)(1, 1, 2)[1]
+    assert one.rows == again.rows
+    other_seed = _generator(uniform_backend, seed=4)(1, 1, 2)[1]
+    assert other_seed.rows != one.rows
+
+
+def test_tuning_is_an_argument():
+    default = _generator(None)
+    assert default.rows_per_prompt(1) == 1  # 4 rows // 10 prompts, at least 1
+    assert default.rows_per_prompt(10) == 4  # capped by the batch size
+    tuned = _generator(None, tuning=GenerationTuning(rows_per_prompt=2,
+                                                     min_prompts_per_call=1))
+    assert tuned.rows_per_prompt(1) == 2
