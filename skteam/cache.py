@@ -30,7 +30,7 @@ import pandas as pd
 
 logger = logging.getLogger("skteam")
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _MAX_STREAMS = 64
 
 
@@ -78,6 +78,9 @@ class RawBatch:
         This batch's share of the language-model counters.
     chunk : int
         Batches generated together with this one (set by the stream).
+    examples : list of list of int
+        For each row, the positions in the training data of the real rows
+        its workers were shown (empty when not recorded).
     """
 
     target: object
@@ -87,6 +90,7 @@ class RawBatch:
     failures: int = 0
     usage: dict = field(default_factory=dict)
     chunk: int = 1
+    examples: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -97,6 +101,7 @@ class RawBatch:
             "failures": self.failures,
             "usage": self.usage,
             "chunk": self.chunk,
+            "examples": [[int(j) for j in e] for e in self.examples],
         }
 
 
@@ -159,6 +164,7 @@ class BatchStream:
                     failures=int(item["failures"]),
                     usage=item["usage"],
                     chunk=int(item["chunk"]),
+                    examples=item.get("examples", []),
                 )
                 self.batches[(batch.target, batch.chunk, batch.index)] = batch
             self.loaded_from_disk = bool(self.batches)

@@ -256,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "rows")
             p.add_argument("--report", metavar="DIR",
                            help="also write the QC report and plots to DIR")
+            p.add_argument("--provenance", metavar="FILE.csv",
+                           help="also write one line per generated row: its "
+                                "batch, the real rows its workers saw, its "
+                                "closest training row, QC status and cost")
         p.set_defaults(func=run[name])
     return parser
 
@@ -321,6 +325,8 @@ def _cmd_resample(args) -> int:
         _parent_must_exist(args.output)
     if args.report:
         _report_dir_ok(args.report)
+    if args.provenance:
+        _parent_must_exist(args.provenance)
     sampler = _make_sampler(args, X, y)
     X_res, y_res = _fit(sampler, X, y, report_dir=args.report)
     out = _output_table(df, args.target, X_res, y_res, sampler.synthetic_mask_,
@@ -332,6 +338,10 @@ def _cmd_resample(args) -> int:
         out.to_csv(args.output, index=False, sep=args.sep)
         logger.info("Wrote %d rows (%d generated) to %s.", len(out),
                     int(sampler.synthetic_mask_.sum()), args.output)
+    if args.provenance:
+        sampler.provenance_.to_csv(args.provenance, index=False, sep=args.sep)
+        logger.info("Wrote the provenance of %d generated rows to %s.",
+                    len(sampler.provenance_), args.provenance)
     if args.report:
         _write_report(sampler, X_res, y_res, args.report)
     return 0

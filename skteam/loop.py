@@ -72,6 +72,11 @@ class TrimLoop:
         One report row per batch read (columns ``SAMPLER_REPORT_COLUMNS``).
     accepted : dict
         Class -> rows (lists of values in schema order) it received.
+    provenance : dict
+        Class -> one dict per row of ``accepted[class]``: its batch, the
+        class it was written for, the real rows its workers saw, its cost,
+        whether it was in the cost window, its batch's Δ, τ and entropy
+        gain, and ``status`` (``"accepted"`` or ``"filled"``).
     remaining : dict
         Class -> rows still missing.
     filled : dict
@@ -97,6 +102,7 @@ class TrimLoop:
         self.records, self.filled, self.stopped, self.cached = [], {}, {}, 0
         self.remaining = dict(quotas)
         self.accepted = {c: [] for c in quotas}
+        self.provenance = {c: [] for c in quotas}
         self._used = {c: 0 for c in quotas}
         # for the early stop: batches of a class with a row through the QC,
         # and QC-rejected sane rows per label
@@ -152,14 +158,15 @@ class TrimLoop:
         self._used[target] += 1
         self.cached += int(hit)
         record, kept, spare = self._trim_batch(batch, cur_X, cur_y)
-        self._reserve.extend((len(self.records), row, lab) for row, lab in spare)
-        for _, lab in spare:
+        self._reserve.extend((len(self.records), *item) for item in spare)
+        for _, lab, _ in spare:
             self._spare_of[lab] = self._spare_of.get(lab, 0) + 1
         dropped = sum(record[f"dropped_{stage}"] for stage in STAGES)
         self._passed[target] += int(record["n_generated"] > dropped)
         self._rejected += dropped
-        for row, label in kept:
+        for row, label, info in kept:
             self.accepted[label].append(row)
+            self.provenance[label].append({**info, "status": "accepted"})
             self.remaining[label] -= 1
         record.update(cached=hit, seconds=round(
             (0.0 if hit else batch.usage.get("seconds", 0.0))
@@ -178,9 +185,9 @@ class TrimLoop:
 
     def _grow(self, cur_X, cur_y, kept):
         """``D`` with the kept rows appended (the cost duel fits on it)."""
-        new = pd.DataFrame([r for r, _ in kept], columns=self.X.columns)
+        new = pd.DataFrame([r for r, _, _ in kept], columns=self.X.columns)
         cur_X = pd.concat([cur_X, restore_dtypes(new, self.X)], ignore_index=True)
-        cur_y = np.concatenate([cur_y, np.array([lab for _, lab in kept],
+        cur_y = np.concatenate([cur_y, np.array([lab for _, lab, _ in kept],
                                                 dtype=self.y.dtype)])
         return cur_X, cur_y
 
@@ -209,12 +216,13 @@ class TrimLoop:
         else:
             fields["verdict"] = "accepted (no QC)"
         record = batch_record(verdict, **fields)
+        info = _row_info(batch, verdict, record)
         kept = []
         left = dict(self.remaining)
         for i in np.flatnonzero(keep):
             label = labels[i]
             if left.get(label, 0) > 0:
-                kept.append((batch.rows[i], label))
+                kept.append((batch.rows[i], label, info(i)))
                 left[label] -= 1
             else:
                 record["dropped_quota"] += 1
@@ -223,8 +231,8 @@ class TrimLoop:
         record["kept"] = len(kept)
         # rows that passed the sanity stage but not the batch's later stages:
         # the reserve of on_shortfall="fill"
-        spare = [(batch.rows[i], labels[i]) for i in np.flatnonzero(sane & ~keep)
-                 if labels[i] in self.remaining]
+        spare = [(batch.rows[i], labels[i], info(i))
+                 for i in np.flatnonzero(sane & ~keep) if labels[i] in self.remaining]
         return record, kept, spare
 
     def _hopeless(self, target) -> bool:
@@ -249,10 +257,11 @@ class TrimLoop:
 
     def _fill(self) -> None:
         """Fill short quotas from the reserve, in generation order."""
-        for at, row, label in self._reserve:
+        for at, row, label, info in self._reserve:
             if self.remaining.get(label, 0) <= 0:
                 continue
             self.accepted[label].append(row)
+            self.provenance[label].append({**info, "status": "filled"})
             self.remaining[label] -= 1
             self.filled[label] = self.filled.get(label, 0) + 1
             self.records[at]["filled"] = self.records[at].get("filled", 0) + 1
@@ -337,6 +346,24 @@ _LOSSES = {
     "dropped_cost": "dropped by the cost stage",
     "dropped_diversity": "dropped by the diversity stage",
 }
+
+
+def _row_info(batch, verdict, record):
+    """``info(i)``: what the loop knows of row ``i`` of a batch, for provenance."""
+    costs = getattr(verdict, "costs", None)
+    window = getattr(verdict, "in_window", None)
+
+    def info(i):
+        return {
+            "batch": batch.index, "target_class": batch.target,
+            "examples": list(batch.examples[i]) if batch.examples else [],
+            "cost": float(costs[i]) if costs is not None else np.nan,
+            "in_window": bool(window[i]) if window is not None else np.nan,
+            "delta": record["delta"], "tau": record["tau"],
+            "entropy_gain": record["entropy_gain"],
+        }
+
+    return info
 
 
 def out_of_reach(passed, tried, left, batch_size, needed,

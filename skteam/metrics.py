@@ -6,6 +6,9 @@
 - :func:`alpha_precision_beta_recall`: the integrated alpha-precision and
   beta-recall of Alaa et al. (2022), computed as synthcity's
   ``AlphaPrecision`` does in its embedding-free ("naive") variant.
+- :func:`distance_to_closest_record` and :func:`authenticity`: privacy
+  checks, how close generated rows come to real records (Gower distance,
+  :func:`gower_distances`), against held-out real rows as the reference.
 
 Both accept mixed-type data: categorical columns (object, string, category or
 bool dtype) are one-hot encoded over the categories seen in either table and
@@ -24,7 +27,8 @@ from sklearn.utils import Bunch
 
 from .utils import check_random_state
 
-__all__ = ["detection_score", "alpha_precision_beta_recall"]
+__all__ = ["detection_score", "alpha_precision_beta_recall", "gower_distances",
+           "distance_to_closest_record", "authenticity"]
 
 
 def _as_frame(X, name):
@@ -281,3 +285,127 @@ def alpha_precision_beta_recall(
             beta_recall_curve=recall_curve,
         )
     return a_prec, b_rec
+
+
+# -- distance to the closest record -------------------------------------------
+
+
+def gower_distances(X, X_ref, *, categorical=None):
+    """Gower distances between the rows of ``X`` and those of ``X_ref``.
+
+    The distance of two rows is the mean over columns of the range-scaled
+    absolute difference for numbers (the range of ``X_ref``; capped at 1) and
+    of the mismatch (0 or 1) for categories, as ``ExamplePool.nearest``
+    picks the examples shown to the workers.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_rows, n_features)
+    X_ref : DataFrame or array-like of shape (n_ref, n_features)
+        Same columns as ``X``.
+    categorical : collection of str, default=None
+        Columns compared as categories; ``None`` takes object, string,
+        category and bool columns of ``X_ref``.
+
+    Returns
+    -------
+    distances : ndarray of shape (n_rows, n_ref)
+        In [0, 1]; 0 for rows equal on every column.
+    """
+    ref = _as_frame(X_ref, "X_ref")
+    rows = _as_frame(X, "X")
+    if list(map(str, rows.columns)) != list(map(str, ref.columns)):
+        raise ValueError(f"X has columns {list(rows.columns)} but X_ref has "
+                         f"{list(ref.columns)}; pass the same columns.")
+    rows.columns = ref.columns
+    if categorical is None:
+        categorical = {c for c in ref.columns if _is_categorical(ref[c])}
+    out = np.zeros((len(rows), len(ref)))
+    for c in ref.columns:
+        if c in categorical:
+            d = (rows[c].to_numpy(dtype=object)[:, None]
+                 != ref[c].to_numpy(dtype=object)[None, :]).astype(float)
+        else:
+            r = pd.to_numeric(ref[c], errors="coerce").to_numpy(dtype=float)
+            x = pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=float)
+            span = np.nanmax(r) - np.nanmin(r) if len(r) else 0.0
+            span = span if span > 0 else 1.0
+            d = np.minimum(np.abs(x[:, None] - r[None, :]) / span, 1.0)
+            d = np.where(np.isnan(d), 1.0, d)
+        out += d
+    return out / max(1, len(ref.columns))
+
+
+def distance_to_closest_record(X_train, X_syn, X_holdout=None, *, categorical=None):
+    """Distance of each synthetic row to its closest training row (DCR).
+
+    A privacy check: a synthetic row at distance 0 copies a real record;
+    synthetic rows much closer to the training rows than real rows of the
+    same population are (``X_holdout``: rows the generator never saw)
+    suggest the generator memorises. The usual reading compares the two
+    distributions: ``syn_median`` well below ``holdout_median`` is a warning.
+    Distances are Gower's (:func:`gower_distances`), in [0, 1].
+
+    Parameters
+    ----------
+    X_train : DataFrame or array-like
+        The real rows the generator was given.
+    X_syn : DataFrame or array-like
+        Generated rows.
+    X_holdout : DataFrame or array-like, default=None
+        Real rows not given to the generator: the reference distribution.
+    categorical : collection of str, default=None
+        See :func:`gower_distances`.
+
+    Returns
+    -------
+    result : Bunch
+        ``syn`` (DCR of each synthetic row), ``nearest`` (index of its
+        closest training row), ``syn_median``, ``copy_rate`` (share at
+        distance 0); with ``X_holdout``: ``holdout`` (DCR of each held-out
+        row), ``holdout_median`` and ``closer_than_holdout`` (share of
+        synthetic rows closer to the training data than the median held-out
+        row).
+    """
+    d = gower_distances(X_syn, X_train, categorical=categorical)
+    dcr = d.min(axis=1)
+    out = Bunch(syn=dcr, nearest=d.argmin(axis=1), syn_median=float(np.median(dcr)),
+                copy_rate=float(np.mean(dcr == 0)))
+    if X_holdout is not None:
+        ref = gower_distances(X_holdout, X_train, categorical=categorical).min(axis=1)
+        out.update(holdout=ref, holdout_median=float(np.median(ref)),
+                   closer_than_holdout=float(np.mean(dcr < np.median(ref))))
+    return out
+
+
+def authenticity(X_train, X_syn, *, categorical=None):
+    """Share of synthetic rows that are authentic, as synthcity's ``authenticity``.
+
+    After Alaa et al. (2022): a synthetic row is *not* authentic when it is
+    closer to its nearest training row than that training row is to its own
+    nearest other training row, i.e. it sits inside the training row's
+    neighbourhood, as a copy or a near-copy would. Distances are Gower's.
+
+    Parameters
+    ----------
+    X_train : DataFrame or array-like
+        The real rows the generator was given (at least 2).
+    X_syn : DataFrame or array-like
+        Generated rows.
+    categorical : collection of str, default=None
+        See :func:`gower_distances`.
+
+    Returns
+    -------
+    authenticity : float
+        In [0, 1]; 1 when no synthetic row is inside a training row's
+        neighbourhood.
+    """
+    train = gower_distances(X_train, X_train, categorical=categorical)
+    if len(train) < 2:
+        raise ValueError("authenticity needs at least 2 training rows.")
+    np.fill_diagonal(train, np.inf)
+    radius = train.min(axis=1)
+    d = gower_distances(X_syn, X_train, categorical=categorical)
+    nearest = d.argmin(axis=1)
+    return float(np.mean(d[np.arange(len(d)), nearest] > radius[nearest]))

@@ -52,6 +52,8 @@ __all__ = [
     "plot_qc_acceptance",
     "plot_marginals",
     "plot_projection",
+    "provenance_summary",
+    "plot_provenance",
     "save_report",
 ]
 
@@ -417,6 +419,88 @@ def plot_projection(sampler, X_res, y_res):
 # -- bundle ----------------------------------------------------------------------------
 
 
+# -- provenance ----------------------------------------------------------------------
+
+
+def provenance_summary(sampler) -> pd.DataFrame:
+    """Per class, how the generated rows were obtained and how close they are.
+
+    Parameters
+    ----------
+    sampler : TeamTrimSampler
+        Fitted; its ``provenance_`` is summarised.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        One row per class with generated rows: ``rows``, ``accepted`` (kept
+        by the QC), ``filled`` (QC-rejected rows used to complete a quota,
+        ``on_shortfall="fill"``), ``copies`` (equal to a training row on
+        every column), ``copy_rate`` and ``median_distance`` (Gower distance
+        to the closest training row).
+    """
+    _check_fitted(sampler, "provenance_")
+    prov = sampler.provenance_
+    rows = []
+    for c in pd.unique(prov["label"]):
+        part = prov[prov["label"] == c]
+        rows.append({"class": _python(c), "rows": len(part),
+                     "accepted": int((part["status"] == "accepted").sum()),
+                     "filled": int((part["status"] == "filled").sum()),
+                     "copies": int(part["copy"].sum()),
+                     "copy_rate": float(part["copy"].mean()),
+                     "median_distance": float(part["nearest_distance"].median())})
+    cols = ["rows", "accepted", "filled", "copies", "copy_rate", "median_distance"]
+    return pd.DataFrame(rows, columns=["class", *cols]).set_index("class")
+
+
+def plot_provenance(sampler, X_res):
+    """Distance to the closest training row: generated rows beside real ones.
+
+    The generated rows' distances are ``provenance_["nearest_distance"]``;
+    the reference is each real row's distance to its closest *other* real
+    row (Gower, as :func:`skteam.metrics.gower_distances`). Generated rows
+    piled at 0 are copies; a distribution well left of the reference means
+    the rows stay closer to real records than real records are to each
+    other.
+
+    Parameters
+    ----------
+    sampler : TeamTrimSampler
+        Fitted; ``provenance_``, ``synthetic_mask_`` and ``schema_`` are read.
+    X_res : array-like
+        What the sampler's last ``fit_resample`` returned.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    from .metrics import gower_distances
+
+    _check_fitted(sampler, "provenance_", "synthetic_mask_")
+    frame = pd.DataFrame(np.asarray(X_res, dtype=object) if not isinstance(
+        X_res, pd.DataFrame) else X_res).reset_index(drop=True)
+    real = frame[~sampler.synthetic_mask_].reset_index(drop=True)
+    real.columns = sampler.schema_.names
+    cats = {f.name for f in sampler.schema_.features if f.kind == "categorical"}
+    d = gower_distances(real, real, categorical=cats)
+    np.fill_diagonal(d, np.inf)
+    ref = d.min(axis=1) if len(real) > 1 else np.zeros(0)
+    gen = sampler.provenance_["nearest_distance"].to_numpy(dtype=float)
+    fig = _figure(figsize=(6.4, 3.6))
+    ax = fig.subplots()
+    top = max([0.05, *gen, *ref[np.isfinite(ref)]])
+    bins = np.linspace(0, top, 21)
+    ax.hist(ref, bins=bins, alpha=0.6, density=True, label="real → closest other real")
+    ax.hist(gen, bins=bins, alpha=0.6, density=True,
+            label=f"generated → closest training ({len(gen)} rows, "
+                  f"{int(sampler.provenance_['copy'].sum())} copies)")
+    ax.set(xlabel="Gower distance to the closest training row", ylabel="density")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def save_report(sampler, X_res=None, y_res=None, out_dir="skteam-report", *,
                 dpi=100):
     """Write the QC report, the plan, the plots and an HTML page to a directory.
@@ -440,7 +524,11 @@ def save_report(sampler, X_res=None, y_res=None, out_dir="skteam-report", *,
         ``"qc_report"`` (``qc_report.csv``), ``"plan"`` (``plan.json``, when
         the fit got that far), ``"acceptance"`` (``qc_acceptance.png``),
         ``"marginals"`` (``marginals.png``) and ``"projection"``
-        (``projection.png``) when rows are given, and ``"index"``
+        (``projection.png``) when rows are given, ``"provenance_table"``
+        (``provenance.csv``), ``"provenance_page"`` (``provenance.html``:
+        copy rate, accepted and filled rows per class, and
+        ``"provenance"``, ``provenance.png``, the distance histogram, when
+        rows are given) after a complete fit, and ``"index"``
         (``index.html``, which shows everything).
     """
     _check_fitted(sampler, "qc_report_")
@@ -463,10 +551,19 @@ def save_report(sampler, X_res=None, y_res=None, out_dir="skteam-report", *,
                                 lambda: plot_marginals(sampler, X_res, y_res))
         figures["projection"] = ("projection.png",
                                  lambda: plot_projection(sampler, X_res, y_res))
+        if len(getattr(sampler, "provenance_", ())):
+            figures["provenance"] = ("provenance.png",
+                                     lambda: plot_provenance(sampler, X_res))
     for key, (name, make) in figures.items():
         fig = make()
         paths[key] = out / name
         fig.savefig(paths[key], dpi=dpi)
+    if hasattr(sampler, "provenance_"):
+        paths["provenance_table"] = out / "provenance.csv"
+        sampler.provenance_.to_csv(paths["provenance_table"], index=False)
+        paths["provenance_page"] = out / "provenance.html"
+        paths["provenance_page"].write_text(_provenance_html(sampler, paths),
+                                            encoding="utf-8")
     paths["index"] = out / "index.html"
     paths["index"].write_text(_html(sampler, paths), encoding="utf-8")
     return paths
@@ -523,9 +620,33 @@ def _html(sampler, paths) -> str:
         if key in paths:
             parts.append(f"<h3>{esc(caption)}</h3>")
             parts.append(f'<img src="{paths[key].name}" alt="{esc(caption)}">')
+    if "provenance_page" in paths:
+        parts.append('<h2>Provenance</h2><p>Where each generated row came from '
+                     'and how close it is to a real record: <a href="'
+                     f'{paths["provenance_page"].name}">'
+                     f'{paths["provenance_page"].name}</a></p>')
     parts.append(f'<h3>Batches (<a href="{paths["qc_report"].name}">'
                  f'{paths["qc_report"].name}</a>)</h3>')
     parts.append(sampler.qc_report_.to_html(index=False, border=0,
                                             float_format=lambda v: f"{v:.4g}"))
     parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _provenance_html(sampler, paths) -> str:
+    prov = sampler.provenance_
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>skteam provenance</title></head><body>",
+             "<h1>Where did each generated row come from?</h1>",
+             f"<p>{len(prov)} generated rows; copy rate "
+             f"{float(prov['copy'].mean()) if len(prov) else 0.0:.1%} (rows equal "
+             "to a training row on every column). Every row: "
+             f'<a href="{paths["provenance_table"].name}">'
+             f'{paths["provenance_table"].name}</a>.</p>',
+             provenance_summary(sampler).reset_index().to_html(
+                 index=False, border=0, float_format=lambda v: f"{v:.3f}")]
+    if "provenance" in paths:
+        parts.append(f'<img src="{paths["provenance"].name}" '
+                     'alt="distance to the closest training row">')
+    parts.append('<p><a href="index.html">Back to the report</a></p></body></html>')
     return "\n".join(parts) + "\n"

@@ -22,17 +22,18 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from .cache import fingerprint, get_stream
+from .cache import get_stream
 from .constraints import ConstraintSet
 from .exceptions import ShortfallError, attach_report, note_generation_error
 from .llm.registry import get_backend, parse_model_spec
 from .loop import TrimLoop, batch_budget, generation_stats
+from .provenance import provenance_frame
 from .qc import TrimQC
 from .qc.cost import check_predict_proba
 from .qc.record import SAMPLER_REPORT_COLUMNS, STAGES, check_stages, default_estimator
 from .schema import Schema, _python
 from .team import ExamplePool, TeamGenerator, make_plan
-from .team.bounds import binding_texts, log_bindings
+from .team.bounds import log_bindings
 from .team.context import fit_examples
 from .team.generation import GenerationTuning
 from .utils import derive_seed, resolve_seed, seed_estimator
@@ -52,7 +53,6 @@ __all__ = ["TeamTrimSampler", "ShortfallError"]
 
 logger = logging.getLogger("skteam")
 
-PROMPT_VERSION = 1
 LABEL_EXAMPLES = 8  # real rows shown in each label worker prompt
 
 
@@ -156,6 +156,13 @@ class TeamTrimSampler(BaseOverSampler):
         The roles and edges used, with the plan's source and any repairs.
     synthetic_mask_ : ndarray of bool
         True for the generated rows of the returned data.
+    provenance_ : pandas.DataFrame
+        One row per generated row of the returned data, in output order:
+        its position ``row``, ``batch``, ``target_class``, ``label``,
+        ``label_source``, ``examples`` (training rows its workers saw),
+        ``nearest_train`` / ``nearest_distance`` (Gower), ``copy``,
+        ``status`` (``accepted`` / ``filled``), ``cost``, ``in_window``,
+        and its batch's ``delta``, ``tau``, ``entropy_gain``.
     qc_report_ : pandas.DataFrame
         One row per batch: class, rows generated, rows dropped by each
         stage, rows kept, rows used to fill a short quota
@@ -326,10 +333,9 @@ class TeamTrimSampler(BaseOverSampler):
         """Keep X as given (strings and categories allowed; no sparse)."""
         self._check_params()
         if type(X).__module__.startswith("scipy.sparse"):
-            raise TypeError(
-                "TeamTrimSampler needs dense data: the language model writes "
-                "cells as text. Convert a sparse matrix with X.toarray()."
-            )
+            raise TypeError("TeamTrimSampler needs dense data: the language model "
+                            "writes cells as text. Convert a sparse matrix with "
+                            "X.toarray().")
         if isinstance(X, pd.DataFrame):
             column_names(X.columns)
         # the label's name is what prompts call it; check_target_type drops it
@@ -338,10 +344,8 @@ class TeamTrimSampler(BaseOverSampler):
         if not isinstance(X, pd.DataFrame):
             X = np.asarray(X) if not isinstance(X, np.ndarray) else X
             if X.ndim != 2:
-                raise ValueError(
-                    f"X must be 2-dimensional (n_samples, n_features); got shape "
-                    f"{X.shape}."
-                )
+                raise ValueError(f"X must be 2-dimensional (n_samples, n_features); "
+                                 f"got shape {X.shape}.")
         validate_data(self, X=X, y=y, reset=True, skip_check_array=True)
         y = np.asarray(y)
         if len(X) != len(y):
@@ -378,8 +382,9 @@ class TeamTrimSampler(BaseOverSampler):
         budget = batch_budget(quotas, self.batch_size, self.max_batches)
         generator = self._make_generator(backend, plan, X_df, y, quotas,
                                          constraints, seed)
-        stream = get_stream(self._stream_key(X_df, y, plan, generator, seed),
-                            self.schema_.classes, self.cache_dir)
+        key = generator.stream_key(X_df, y, str(self.model), n_examples=(
+            self.n_examples, LABEL_EXAMPLES if generator.labeling == "worker" else 0))
+        stream = get_stream(key, self.schema_.classes, self.cache_dir)
         rows_per_chunk = self._generation_tuning.rows_per_chunk
         loop = TrimLoop(
             quotas, X_df, y, trim=trim, batch_size=self.batch_size,
@@ -393,6 +398,8 @@ class TeamTrimSampler(BaseOverSampler):
             attach_report(exc, self._record_fit(loop, generator, started))
             raise
         loop.finish(self._record_fit(loop, generator, started))
+        self.provenance_ = provenance_frame(loop.provenance, loop.accepted, X_df,
+                                            self.schema_, generator.labeling)
         return self._resampled(X, X_df, y, loop.accepted, out_columns)
 
     def _labeling(self) -> str:
@@ -455,33 +462,15 @@ class TeamTrimSampler(BaseOverSampler):
             tuning=self._generation_tuning,
         )
 
-    def _stream_key(self, X_df, y, plan, generator, seed) -> str:
-        """What the raw batches depend on: data, model, prompts, generation, seed."""
-        n_label = LABEL_EXAMPLES if generator.labeling == "worker" else 0
-        used = [generator.n_examples, generator.n_label_examples]
-        trimmed = used != [self.n_examples, n_label]
-        # constraints that narrow the workers' grammars change the rows; the
-        # others only enter the sanity stage, which the stream does not depend on
-        binding = binding_texts(plan, generator.constraints, self.schema_)
-        return fingerprint(
-            X_df, y, self.schema_.to_dict(), plan.to_dict(), str(self.model),
-            PROMPT_VERSION, self.batch_size, self.n_examples, self.temperature, seed,
-            *([used] if trimmed else []),
-            *([generator.labeling] if generator.labeling != "worker" else []),
-            *([{"bounding_constraints": binding}] if binding else []),
-        )
-
     def _record_fit(self, loop, generator, started):
         """Set ``qc_report_`` and ``generation_stats_`` from the loop; the report."""
         self.qc_report_ = loop.report()
         stats = generation_stats(generator.usage, loop.records, loop.cached,
                                  time.perf_counter() - started,
                                  len(self.schema_.names), generator.rows_generated)
-        stats.update(
-            n_examples_used=generator.n_examples, labeling=generator.labeling,
-            filled_rows=int(sum(loop.filled.values())),
-            stopped_early={_python(c): n for c, n in loop.stopped.items()},
-        )
+        stats.update(n_examples_used=generator.n_examples, labeling=generator.labeling,
+                     filled_rows=int(sum(loop.filled.values())),
+                     stopped_early={_python(c): n for c, n in loop.stopped.items()})
         self.generation_stats_ = stats
         return self.qc_report_
 
@@ -503,6 +492,7 @@ class TeamTrimSampler(BaseOverSampler):
 
 
 # Fitted attributes, removed when a new fit starts.
-_FITTED = ("schema_", "plan_", "qc_report_", "generation_stats_", "synthetic_mask_")
+_FITTED = ("schema_", "plan_", "qc_report_", "generation_stats_", "synthetic_mask_",
+           "provenance_")
 
 

@@ -350,3 +350,18 @@ def test_plan_then_resample_with_it_equals_resample(table, tmp_path, constrained
         owner = {f: r.name for r in plan.roles for f in r.features}
         assert (owner["age"] in plan.ancestors(owner["bmi"])
                 or owner["bmi"] in plan.ancestors(owner["age"]))
+
+
+def test_resample_writes_the_provenance_table(table, tmp_path):
+    path, df = table
+    out, prov = tmp_path / "out.csv", tmp_path / "provenance.csv"
+    assert main(["resample", str(path), "--target", "y", "-o", str(out), *FAST,
+                 "--qc", "sanity", "--sampling-strategy", '{"1": 11}',
+                 "--mark-synthetic", "--provenance", str(prov)]) == 0
+    from skteam.provenance import PROVENANCE_COLUMNS
+
+    table_ = pd.read_csv(prov)
+    assert list(table_.columns) == PROVENANCE_COLUMNS
+    res = pd.read_csv(out)
+    assert table_["row"].tolist() == list(np.flatnonzero(res["synthetic"]))
+    assert (table_["status"] == "accepted").all()

@@ -135,3 +135,31 @@ def test_alpha_beta_mixed_types_and_curves():
         alpha_precision_beta_recall(real, real, scaling="robust")
     with pytest.raises(ValueError):
         alpha_precision_beta_recall(real, real, n_alphas=1)
+
+
+# -- distance to the closest record (pure logic) ------------------------------
+
+def test_gower_distances_mix_numbers_and_categories():
+    from skteam.metrics import gower_distances
+
+    ref = pd.DataFrame({"a": [0.0, 10.0], "c": ["x", "y"]})
+    d = gower_distances(pd.DataFrame({"a": [0.0, 5.0, 40.0], "c": ["x", "x", "y"]}),
+                        ref)
+    np.testing.assert_allclose(d, [[0.0, 1.0], [0.25, 0.75], [1.0, 0.5]])
+
+
+def test_dcr_and_authenticity_see_copies():
+    from skteam.metrics import authenticity, distance_to_closest_record
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"a": rng.normal(size=50), "b": rng.choice(["u", "v"], 50)})
+    holdout = pd.DataFrame({"a": rng.normal(size=50), "b": rng.choice(["u", "v"], 50)})
+    copies = train.iloc[:20].reset_index(drop=True)
+    res = distance_to_closest_record(train, copies, holdout)
+    assert res.copy_rate == 1.0 and res.syn_median == 0.0
+    assert res.holdout_median > 0 and res.closer_than_holdout == 1.0
+    assert list(res.nearest) == list(range(20))
+    assert authenticity(train, copies) == 0.0
+    fresh = distance_to_closest_record(train, holdout, holdout)
+    assert fresh.copy_rate == 0.0 and 0.3 < fresh.closer_than_holdout < 0.7
+    assert authenticity(train, holdout) > 0.3

@@ -124,6 +124,9 @@ class CostResult:
         stopped early).
     verdict : str
         One line for reports.
+    costs : ndarray of float, shape (n_batch,) or None
+        ``r_i = 1 − p_f(y_i | x_i)`` of each generated row (Eq. 5); None when
+        the duel was skipped.
     """
 
     keep: np.ndarray
@@ -135,6 +138,7 @@ class CostResult:
     in_window: np.ndarray | None = None
     n_null_used: int = 0
     verdict: str = ""
+    costs: np.ndarray | None = None
 
 
 def inverse_ecdf(values, q: float) -> float:
@@ -599,7 +603,7 @@ class CostDuel:
         verdict = (f"{'accepted' if accepted else 'rejected'}: Δ={delta:.4g} "
                    f"{'>' if accepted else '≤'} τ={tau:.4g} ({n} null draws)")
         return CostResult(in_window & accepted, float(delta), tau, mean, std, accepted,
-                          in_window, n, verdict)
+                          in_window, n, verdict, costs=costs[:n_b])
 
     def _sequential(self, duel, n_b, delta):
         n_max = int(self.n_null)

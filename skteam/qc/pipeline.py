@@ -55,6 +55,10 @@ class BatchVerdict:
     cost : CostResult or None
     diversity : DiversityResult or None
         Full results of the stages that ran.
+    costs : ndarray of float, shape (n_batch,)
+        Each row's cost in the duel (NaN for rows it did not see).
+    in_window : ndarray of bool or None, shape (n_batch,)
+        Rows inside the duel's cost window; None when the duel did not run.
     """
 
     keep: np.ndarray
@@ -68,6 +72,8 @@ class BatchVerdict:
     verdict: str = ""
     cost: CostResult | None = None
     diversity: DiversityResult | None = None
+    costs: np.ndarray | None = None
+    in_window: np.ndarray | None = None
 
 
 @Substitution(**QC_DOCSTRINGS)
@@ -299,6 +305,12 @@ class TrimQC(BaseEstimator):
                                            self._model_view(X_b.iloc[idx]), y_b[idx])
             out.cost = res
             out.delta, out.tau = res.delta, res.tau
+            out.costs = np.full(n, np.nan)
+            out.in_window = np.zeros(n, dtype=bool)
+            if res.costs is not None:
+                out.costs[idx] = res.costs
+            if res.in_window is not None:
+                out.in_window[idx] = res.in_window
             new_keep = np.zeros(n, dtype=bool)
             new_keep[idx[res.keep]] = True
             out.dropped["cost"] = int((keep & ~new_keep).sum())

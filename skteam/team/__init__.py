@@ -10,9 +10,9 @@ from .plan import (
     fallback_plan,
     load_plan,
     make_plan,
-    plan_for_constraints,
     repair_plan,
 )
+from .reorder import plan_for_constraints
 from .workers import generate_features
 
 __all__ = [

@@ -16,12 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cache import RawBatch
+from ..cache import RawBatch, fingerprint
 from ..llm.base import Usage
+from .bounds import binding_texts
 from .labeler import label_rows
 from .workers import generate_features
 
 logger = logging.getLogger("skteam")
+
+# Part of every stream key: raise it when a prompt text changes, so that
+# batches cached on disk under the old prompts are not read back.
+PROMPT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,37 @@ class TeamGenerator:
         self.rows_generated = 0
         self._class_index = {c: i for i, c in enumerate(schema.classes)}
 
+    def stream_key(self, X, y, model: str, n_examples) -> str:
+        """The fingerprint of what this generator's batches depend on.
+
+        Parameters
+        ----------
+        X, y : DataFrame and ndarray
+            The training rows and labels.
+        model : str
+            The model spec.
+        n_examples : tuple of int
+            The example counts asked for (role worker, label worker); the
+            counts used enter the key only where the context lowered them.
+
+        Returns
+        -------
+        key : str
+            Data, schema, plan, model, prompts, generation parameters and
+            seed: not the quotas and not the QC.
+        """
+        used = [self.n_examples, self.n_label_examples]
+        # constraints that narrow the workers' grammars change the rows; the
+        # others only enter the sanity stage, which the stream does not depend on
+        binding = binding_texts(self.plan, self.constraints, self.schema)
+        return fingerprint(
+            X, y, self.schema.to_dict(), self.plan.to_dict(), model, PROMPT_VERSION,
+            self.batch_size, n_examples[0], self.temperature, self.seed,
+            *([used] if used != list(n_examples) else []),
+            *([self.labeling] if self.labeling != "worker" else []),
+            *([{"bounding_constraints": binding}] if binding else []),
+        )
+
     def rows_per_prompt(self, n_batches: int) -> int:
         """Rows answered by one prompt when ``n_batches`` batches are made at once.
 
@@ -126,8 +162,9 @@ class TeamGenerator:
         keys = [(self.seed, 10, self._class_index[target], first + b, g)
                 for b, g in groups]
         local = Usage()
-        values = self._features(target, keys, k, local)
-        labels = self._labels(target, values, keys, k, local)
+        shown = [set() for _ in range(len(keys) * k)]
+        values = self._features(target, keys, k, local, shown)
+        labels = self._labels(target, values, keys, k, local, shown)
         # a row whose label answer did not parse is lost like a feature row
         lost_labels = sum(1 for v, lab in zip(values, labels)
                           if v is not None and lab is None)
@@ -147,16 +184,17 @@ class TeamGenerator:
                 rows=[[values[i][f] for f in names] for i in good],
                 labels=[labels[i] for i in good],
                 failures=n - len(good), usage=share,
+                examples=[sorted(shown[i]) for i in good],
             ))
         return batches
 
-    def _features(self, target, keys, k, usage) -> list:
+    def _features(self, target, keys, k, usage, shown) -> list:
         """Feature values of every row, group-major; None for a lost row."""
         values, failures, conflicts = generate_features(
             self.backend, self.schema, self.plan, self.pool, [target] * len(keys),
             keys, rows_per_prompt=k, n_examples=self.n_examples,
             temperature=self.temperature, constraints=self.constraints,
-            usage=usage,
+            usage=usage, shown=shown,
         )
         usage.add(parse_failures=failures)
         if conflicts:
@@ -165,7 +203,7 @@ class TeamGenerator:
                         "checks them.", conflicts, target)
         return values
 
-    def _labels(self, target, values, keys, k, usage) -> list:
+    def _labels(self, target, values, keys, k, usage, shown) -> list:
         """The label of every row (aligned with ``values``); None where lost."""
         labels = [None] * len(values)
         groups = [[i for i in range(gi * k, (gi + 1) * k) if values[i] is not None]
@@ -173,11 +211,15 @@ class TeamGenerator:
         if self.labeling == "target":
             answers = [[target] * len(rows) for rows in groups]
         else:
+            seen = [set() for _ in groups]
             answers = label_rows(
                 self.backend, self.schema, self.pool,
                 [[values[i] for i in rows] for rows in groups], keys,
                 n_examples=self.n_label_examples, temperature=self.temperature,
-                usage=usage)
+                usage=usage, shown=seen)
+            for rows, group_seen in zip(groups, seen):
+                for i in rows:
+                    shown[i].update(group_seen)
         for rows, labs in zip(groups, answers):
             for i, lab in zip(rows, labs):
                 labels[i] = lab

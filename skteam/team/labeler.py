@@ -36,6 +36,7 @@ def label_rows(
     temperature: float = 0.8,
     example_choice: str = "balanced",
     usage=None,
+    shown=None,
 ):
     """Label rows (dicts of feature values), one prompt per group of rows.
 
@@ -69,6 +70,9 @@ def label_rows(
         each class, the same number per class.
     usage : Usage, default=None
         A caller's counter that receives the calls' counts too.
+    shown : list of set, default=None
+        One set per group; receives the positions (in the pool) of the real
+        rows its prompt showed.
 
     Returns
     -------
@@ -80,11 +84,13 @@ def label_rows(
     to_class = dict(zip(options, schema.classes))
     names = schema.names
     jobs = []
-    for rows, key in zip(groups, keys):
+    for g, (rows, key) in enumerate(zip(groups, keys)):
         if not rows:
             continue
         rng = derive_rng(*key, 999, 1)
         idx = _label_examples(pool, rng, n_examples, names, rows, example_choice)
+        if shown is not None:  # provenance: the real rows the group saw
+            shown[g].update(int(j) for j in idx)
         examples = [(pool.line(names, j), prompts._one_line(pool.y[j])) for j in idx]
         user = prompts.labeler_user(schema, examples)
         prefixes = [format_row(schema.features, [row[n] for n in names]) + prompts.ARROW

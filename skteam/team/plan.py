@@ -4,7 +4,8 @@
 user (:func:`load_plan`, validated strictly), from the task manager
 (:func:`~skteam.team.manager.plan_with_manager`, repaired into a DAG by
 :func:`repair_plan`) or from :func:`fallback_plan`; skteam's own plans are
-then reordered for declared constraints (:func:`plan_for_constraints`).
+then reordered for declared constraints
+(:func:`~skteam.team.reorder.plan_for_constraints`).
 :func:`make_plan` is that choice, made the same way by the sampler and the
 ``skteam plan`` command.
 """
@@ -12,16 +13,12 @@ then reordered for declared constraints (:func:`plan_for_constraints`).
 from __future__ import annotations
 
 import json
-import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
 from ..schema import Schema
 from ..utils import derive_rng, derive_seed
-from .bounds import plan_bindings
-
-logger = logging.getLogger("skteam")
 
 
 @dataclass(frozen=True)
@@ -191,10 +188,8 @@ def load_plan(plan, schema: Schema) -> Plan:
     roles = []
     for i, item in enumerate(plan["roles"]):
         if not isinstance(item, dict) or "name" not in item or "features" not in item:
-            raise ValueError(
-                f"plan role #{i} must be a dict with 'name' and 'features', "
-                f"got {item!r}."
-            )
+            raise ValueError(f"plan role #{i} must be a dict with 'name' and "
+                             f"'features', got {item!r}.")
         name = str(item["name"])
         if any(r.name == name for r in roles):
             raise ValueError(f"plan has two roles named {name!r}; role names "
@@ -207,42 +202,34 @@ def load_plan(plan, schema: Schema) -> Plan:
                  and str(f) in known else f for f in feats]
         for f in feats:
             if f not in known:
-                raise ValueError(
-                    f"plan role {name!r} names unknown feature {f!r}; known features: "
-                    f"{sorted(known)}."
-                )
+                raise ValueError(f"plan role {name!r} names unknown feature {f!r}; "
+                                 f"known features: {sorted(known)}.")
             if f in owner:
-                raise ValueError(
-                    f"plan puts feature {f!r} in two roles ({owner[f]!r} and "
-                    f"{name!r}); "
-                    "each feature belongs to exactly one role."
-                )
+                raise ValueError(f"plan puts feature {f!r} in two roles ({owner[f]!r} "
+                                 f"and {name!r}); each feature belongs to exactly "
+                                 "one role.")
             owner[f] = name
         if not feats:
             raise ValueError(f"plan role {name!r} has no features.")
         roles.append(Role(name, tuple(feats)))
     missing = [f for f in schema.names if f not in owner]
     if missing:
-        raise ValueError(
-            f"plan leaves features {missing} in no role; add them to a role."
-        )
+        raise ValueError(f"plan leaves features {missing} in no role; add them to "
+                         "a role.")
     names = {r.name for r in roles}
     edges = []
     for e in plan.get("edges", []):
         if not (isinstance(e, (list, tuple)) and len(e) == 2):
-            raise ValueError(
-                f"plan edge {e!r} must be a pair [parent_role, child_role].")
+            raise ValueError(f"plan edge {e!r} must be a pair [parent_role, "
+                             "child_role].")
         a, b = str(e[0]), str(e[1])
         for r in (a, b):
             if r not in names:
-                raise ValueError(
-                    f"plan edge {list(e)!r} names unknown role {r!r}; "
-                    f"roles: {sorted(names)}."
-                )
+                raise ValueError(f"plan edge {list(e)!r} names unknown role {r!r}; "
+                                 f"roles: {sorted(names)}.")
         if a == b or closes_cycle(edges, (a, b)):
-            raise ValueError(
-                f"plan edge {list(e)!r} creates a cycle; the edges must form a DAG."
-            )
+            raise ValueError(f"plan edge {list(e)!r} creates a cycle; the edges "
+                             "must form a DAG.")
         if (a, b) not in edges:
             edges.append((a, b))
     return Plan(tuple(roles), tuple(edges), source="user")
@@ -358,85 +345,9 @@ def fallback_plan(schema: Schema, reason: str = "") -> Plan:
     return Plan(tuple(roles), edges, source="fallback", repairs=repairs)
 
 
-def plan_for_constraints(plan: Plan, constraints, schema: Schema) -> Plan:
-    """Reorder a generated plan so that declared constraints bind a worker.
-
-    A constraint bounds a worker's column only when the plan writes its
-    other columns earlier (:func:`bounding_constraints`). For each
-    constraint that does not, the candidates are its numeric columns from
-    last to first in generation order; for the first candidate that works, a
-    candidate sharing its role with another column of the constraint moves
-    to a new role right after it (which inherits the role's outgoing
-    edges), and edges are added from the roles of the other columns to the
-    candidate's role; a candidate whose edges would close a cycle is
-    skipped. Each change is
-    recorded in ``Plan.repairs``. Used for the task manager's and the
-    fallback plans, never for a plan the user passes.
-
-    Parameters
-    ----------
-    plan : Plan
-    constraints : iterable of Constraint
-    schema : Schema
-
-    Returns
-    -------
-    plan : Plan
-        ``plan`` itself when nothing changes.
-    """
-    for c in constraints:
-        order = [f for level in plan.levels() for n in level
-                 for f in plan.role(n).features]
-        cols = [f for f in order if f in c.columns]
-        if len(cols) < 2 or plan_bindings(plan, [c], schema):
-            continue
-        for cand in reversed(cols):
-            new = _bring_before(plan, cand, set(cols) - {cand})
-            if new is not None and plan_bindings(new, [c], schema):
-                moved = new.role(_owner(new, cand)).name
-                plan = replace(new, source=repaired_source(plan.source), repairs=(
-                    *plan.repairs,
-                    f"put {cand!r} in role {moved!r} after the roles of "
-                    f"{sorted(set(cols) - {cand})} so that its worker keeps to "
-                    f"{c.text!r}",
-                ))
-                break
-    return plan
-
-
-def _owner(plan, feature):
-    return next(r.name for r in plan.roles if feature in r.features)
-
-
 def repaired_source(source: str) -> str:
     """The ``Plan.source`` of a plan skteam changed: ``"manager (repaired)"``."""
     return "manager (repaired)" if source == "manager" else source
-
-
-def _bring_before(plan, cand, others):
-    """``plan`` with the roles of ``others`` upstream of ``cand``'s role, or None."""
-    home = plan.role(_owner(plan, cand))
-    roles, edges = list(plan.roles), list(plan.edges)
-    target = home.name
-    if others & set(home.features):
-        taken = {r.name for r in roles}
-        target = f"{home.name} (constrained)"
-        while target in taken:
-            target += " 2"
-        rest = tuple(f for f in home.features if f != cand)
-        i = roles.index(home)
-        roles[i:i + 1] = [Role(home.name, rest), Role(target, (cand,))]
-        edges = edges + [(home.name, target)] + [
-            (target, b) for a, b in plan.edges if a == home.name]
-    for parent in dict.fromkeys(_owner(plan, f) for f in others):
-        if parent != target and (parent, target) not in edges:
-            if closes_cycle(edges, (parent, target)):
-                return None
-            edges.append((parent, target))
-    out = Plan(tuple(roles), tuple(edges), source=plan.source, repairs=plan.repairs)
-    order = [n for level in out.levels() for n in level]
-    # roles listed in generation order
-    return replace(out, roles=tuple(out.role(n) for n in order))
 
 
 def make_plan(backend, schema, X, *, plan=None, constraints=(), seed: int,
@@ -471,6 +382,7 @@ def make_plan(backend, schema, X, *, plan=None, constraints=(), seed: int,
     plan : Plan
     """
     from .manager import plan_with_manager
+    from .reorder import plan_for_constraints
 
     if plan is not None:
         return load_plan(plan, schema)

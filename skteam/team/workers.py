@@ -41,6 +41,7 @@ def generate_features(
     temperature: float = 0.8,
     constraints=(),
     usage=None,
+    shown=None,
 ):
     """Generate the feature values of ``len(targets) * rows_per_prompt`` rows.
 
@@ -89,6 +90,9 @@ def generate_features(
         Declared constraints that may narrow the grammar (see above).
     usage : Usage, default=None
         A caller's counter that receives the calls' counts too.
+    shown : list of set, default=None
+        One set per row; receives the positions (in the pool) of the real
+        rows shown to that row's role workers.
 
     Returns
     -------
@@ -129,6 +133,9 @@ def generate_features(
                                        [values[r] for r in rows])
                 else:
                     idx = pool.sample(rng, n_examples, target)
+                if shown is not None:  # provenance: the real rows each row saw
+                    for r in rows:
+                        shown[r].update(int(j) for j in idx)
                 examples = [(pool.line(parent_names, j), pool.line(role.features, j))
                             for j in idx]
                 user = prompts.worker_user(schema, role.name, specs, parent_specs,
