@@ -21,6 +21,7 @@ from scipy.stats import beta
 from tqdm.auto import tqdm
 
 from .exceptions import ShortfallError, note_generation_error
+from .provenance import row_info
 from .qc.record import (
     LOSS_COLUMNS,
     SAMPLER_REPORT_COLUMNS,
@@ -216,7 +217,7 @@ class TrimLoop:
         else:
             fields["verdict"] = "accepted (no QC)"
         record = batch_record(verdict, **fields)
-        info = _row_info(batch, verdict, record)
+        info = row_info(batch, verdict, record)
         kept = []
         left = dict(self.remaining)
         for i in np.flatnonzero(keep):
@@ -346,24 +347,6 @@ _LOSSES = {
     "dropped_cost": "dropped by the cost stage",
     "dropped_diversity": "dropped by the diversity stage",
 }
-
-
-def _row_info(batch, verdict, record):
-    """``info(i)``: what the loop knows of row ``i`` of a batch, for provenance."""
-    costs = getattr(verdict, "costs", None)
-    window = getattr(verdict, "in_window", None)
-
-    def info(i):
-        return {
-            "batch": batch.index, "target_class": batch.target,
-            "examples": list(batch.examples[i]) if batch.examples else [],
-            "cost": float(costs[i]) if costs is not None else np.nan,
-            "in_window": bool(window[i]) if window is not None else np.nan,
-            "delta": record["delta"], "tau": record["tau"],
-            "entropy_gain": record["entropy_gain"],
-        }
-
-    return info
 
 
 def out_of_reach(passed, tried, left, batch_size, needed,

@@ -73,3 +73,25 @@ def provenance_frame(provenance: dict, rows: dict, X_train: pd.DataFrame, schema
     out.insert(at + 1, "nearest_distance", distance)
     out.insert(at + 2, "copy", np.asarray(copy, dtype=bool))
     return out[PROVENANCE_COLUMNS]
+
+
+def row_info(batch, verdict, record):
+    """``info(i)``: what the generate→trim loop knows of row ``i`` of a batch.
+
+    ``batch`` is the RawBatch, ``verdict`` the QC's BatchVerdict (None
+    without QC), ``record`` the batch's report row.
+    """
+    costs = getattr(verdict, "costs", None)
+    window = getattr(verdict, "in_window", None)
+
+    def info(i):
+        return {
+            "batch": batch.index, "target_class": batch.target,
+            "examples": list(batch.examples[i]) if batch.examples else [],
+            "cost": float(costs[i]) if costs is not None else np.nan,
+            "in_window": bool(window[i]) if window is not None else np.nan,
+            "delta": record["delta"], "tau": record["tau"],
+            "entropy_gain": record["entropy_gain"],
+        }
+
+    return info
