@@ -412,7 +412,7 @@ random_state, device
 
     X_df, schema = _schema_of(X, y, feature_descriptions, dataset_description)
     backend = None if len(schema.names) == 1 else get_backend(model, device=device)
-    return make_plan(backend, schema, X_df,
+    return make_plan(backend, schema, X_df, np.asarray(y),
                      constraints=ConstraintSet(constraints, schema),
                      seed=resolve_seed(random_state, bits=62)).to_dict()
 

@@ -95,10 +95,13 @@ class TeamTrimSampler(BaseOverSampler):
         first reordered so that each constraint's columns fall in roles
         written one after the other where the edges allow (a column moved
         to a new role or an edge added; recorded in ``plan_["repairs"]``).
-    plan : dict or path, default=None
+    plan : dict, path or "data", default=None
         Roles and edges that replace the task manager's plan, e.g.
         ``{"roles": [{"name": "A", "features": ["age"]}, ...],
-        "edges": [["A", "B"]]}``, or the path of such a JSON file.
+        "edges": [["A", "B"]]}``, or the path of such a JSON file; ``"data"``
+        asks for roles from the features' association in ``X``
+        (:mod:`skteam.team.data_plan`), which also replace a degenerate
+        manager plan (then ``plan_["source"]`` is ``"data"``).
     batch_size : int, default=10
         Rows per generated batch (``n_b``); QC accepts or rejects batches.
     {cost_beta}
@@ -378,7 +381,7 @@ class TeamTrimSampler(BaseOverSampler):
         quotas = {c: int(n) for c, n in self.sampling_strategy_.items() if n > 0}
         trim = self._validate_estimator(X_df, y, seed)
         backend = get_backend(self.model, device=self.device)
-        plan = self._make_plan(backend, X_df, constraints, seed, bool(quotas))
+        plan = self._make_plan(backend, X_df, y, constraints, seed, bool(quotas))
         budget = batch_budget(quotas, self.batch_size, self.max_batches)
         generator = self._make_generator(backend, plan, X_df, y, quotas,
                                          constraints, seed)
@@ -424,13 +427,13 @@ class TeamTrimSampler(BaseOverSampler):
             random_state=resolve_seed(derive_seed(seed, 3)),
         ).fit(X_df, y)
 
-    def _make_plan(self, backend, X_df, constraints, seed, generates):
+    def _make_plan(self, backend, X_df, y, constraints, seed, generates):
         """``plan_`` (see :func:`skteam.team.make_plan`); logs the plan."""
         try:
-            plan = make_plan(backend, self.schema_, X_df, plan=self.plan,
+            plan = make_plan(backend, self.schema_, X_df, y, plan=self.plan,
                              constraints=constraints, seed=seed, manager=generates)
         except BaseException as exc:
-            if self.plan is None:  # raised by the task manager's call
+            if self.plan in (None, "data"):  # raised by the task manager's call
                 self.qc_report_ = pd.DataFrame([], columns=SAMPLER_REPORT_COLUMNS)
                 note_generation_error(exc, None, None, 0)
                 attach_report(exc, self.qc_report_)
@@ -494,5 +497,3 @@ class TeamTrimSampler(BaseOverSampler):
 # Fitted attributes, removed when a new fit starts.
 _FITTED = ("schema_", "plan_", "qc_report_", "generation_stats_", "synthetic_mask_",
            "provenance_")
-
-

@@ -18,28 +18,53 @@ from .plan import Plan, fallback_plan, repair_plan
 logger = logging.getLogger("skteam")
 
 
+def role_words(schema: Schema, limit: int = 64) -> list:
+    """The words a role name may use: those of the table's own names and texts.
+
+    Feature names and descriptions are split at anything that is not a
+    letter or a digit and at lower-to-upper case changes; words of three or
+    more letters are title-cased and kept in order of first appearance (at
+    most ``limit``), with ``"Features"``. A table whose names hold no such
+    word (array columns ``"0", "1", …``) also gets its names' numbers.
+    """
+    texts = [t for s in schema.features for t in (s.name, s.description or "")]
+    words = []
+    for text in texts:
+        spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(text))
+        words += [w.title() for w in re.split(r"[^A-Za-z0-9]+", spaced)
+                  if len(w) >= 3 and w.isalpha()]
+    if not words:
+        words = [w for n in schema.names for w in re.findall(r"[0-9]+", str(n))]
+    return list(dict.fromkeys(words))[:limit] + ["Features"]
+
+
 def manager_grammar(schema: Schema, max_roles: int) -> str:
     """Lark grammar of the manager's answer.
 
     The answer names 1..``max_roles`` roles, then gives every feature (the
     feature names are forced, in order) the index of its role, then lists
     precedence edges. So every feature gets exactly one role by
-    construction; only empty roles and cycles can need repair.
+    construction; only empty roles and cycles can need repair. A role name
+    is one to three of :func:`role_words`: words of the table's own feature
+    names and descriptions, so no text of the prompt's worked example (or
+    any other table) can become a role name.
     """
     idx = " | ".join(f'"{k}"' for k in range(max_roles))
     roles = ""
     for k in reversed(range(max_roles)):
-        line = f'"{k}. " NAME "\\n"'
+        line = f'"{k}. " name "\\n"'
         roles = f"{line} ({roles})?" if roles else line
     feats = " ".join(
         f'{json.dumps(prompts._one_line(n) + prompts.ARROW)} idx "\\n"'
         for n in schema.names
     )
+    words = " | ".join(json.dumps(w) for w in role_words(schema))
     max_edges = max(0, max_roles * (max_roles - 1) // 2 - 1)
     return (
         f'start: "Roles:\\n" roles "Features:\\n" {feats} "Order: " edges "\\n"\n'
         f"roles: {roles}\n"
-        "NAME: /[A-Z][A-Za-z ]{1,28}/\n"
+        'name: word (" " word)~0..2\n'
+        f"word: {words}\n"
         f"idx: {idx}\n"
         f'edges: "none" | edge ("; " edge)~0..{max_edges}\n'
         'edge: idx " before " idx\n'

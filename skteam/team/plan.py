@@ -76,10 +76,6 @@ class Plan:
         name : str
             A role's name.
 
-        Returns
-        -------
-        names : list of str
-            The names of the roles ``name`` depends on, directly or not.
         """
         seen = set()
         stack = self.parents(name)
@@ -98,10 +94,6 @@ class Plan:
         name : str
             The role whose parents' features are wanted.
 
-        Returns
-        -------
-        features : list of str
-            The features of :meth:`ancestors`, role by role.
         """
         return [f for r in self.ancestors(name) for f in self.role(r).features]
 
@@ -350,7 +342,7 @@ def repaired_source(source: str) -> str:
     return "manager (repaired)" if source == "manager" else source
 
 
-def make_plan(backend, schema, X, *, plan=None, constraints=(), seed: int,
+def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: int,
               manager: bool = True, usage=None) -> Plan:
     """The plan of one fit: the user's, else the task manager's or the fallback.
 
@@ -363,8 +355,12 @@ def make_plan(backend, schema, X, *, plan=None, constraints=(), seed: int,
     X : pandas.DataFrame
         The training rows, columns in schema order; the manager is shown up
         to five of them, drawn with ``derive_rng(seed, 1)``.
-    plan : dict, path or None
-        A user plan (:func:`load_plan`); used as given, never reordered.
+    y : array-like, default=None
+        Their labels (the data-aware plan orders roles by them).
+    plan : dict, path, "data" or None
+        A user plan (:func:`load_plan`), used as given and never reordered;
+        ``"data"``: the data-aware plan (:mod:`skteam.team.data_plan`),
+        which also replaces a degenerate manager or fallback plan.
     constraints : ConstraintSet or sequence of Constraint
         Declared constraints; skteam's own plans are reordered for them
         (:func:`plan_for_constraints`).
@@ -381,12 +377,15 @@ def make_plan(backend, schema, X, *, plan=None, constraints=(), seed: int,
     -------
     plan : Plan
     """
+    from .data_plan import data_plan, unless_degenerate
     from .manager import plan_with_manager
     from .reorder import plan_for_constraints
 
-    if plan is not None:
+    if isinstance(plan, str) and plan == "data":
+        chosen = data_plan(schema, X, y, reason="plan='data'")
+    elif plan is not None:
         return load_plan(plan, schema)
-    if len(schema.names) == 1:
+    elif len(schema.names) == 1:
         chosen = fallback_plan(schema, reason="one feature: no manager call")
     elif not manager:
         chosen = fallback_plan(schema)
@@ -394,6 +393,8 @@ def make_plan(backend, schema, X, *, plan=None, constraints=(), seed: int,
         idx = derive_rng(seed, 1).permutation(len(X))[: min(5, len(X))]
         chosen = plan_with_manager(backend, schema, X.iloc[idx].values.tolist(),
                                    seed=derive_seed(seed, 2), usage=usage)
+    if chosen.source != "data":
+        chosen = unless_degenerate(chosen, schema, X, y)
     if len(constraints):
         chosen = plan_for_constraints(chosen, list(constraints), schema)
     return chosen

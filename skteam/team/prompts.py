@@ -91,17 +91,18 @@ def manager_prompt(schema: Schema, example_rows: Sequence[str], max_roles: int):
         f"Task: create between 1 and {max_roles} roles, each a short name for a "
         "group of related features. Give every feature the number of its role. "
         "Then give the order: 'a before b' means role b depends on role a.",
-        "Example for features age, sex, hospital_beds, sleep_quality:",
+        # placeholder features of no real table; role names are words of the
+        # table's own features (the grammar allows no other word)
+        "Example for features kappa_len, kappa_width, omega_count, omega_share:",
         "Roles:",
-        "0. Demographics",
-        "1. Hospital resources",
-        "2. Recovery",
+        "0. Kappa",
+        "1. Omega",
         "Features:",
-        f"age{ARROW}0",
-        f"sex{ARROW}0",
-        f"hospital_beds{ARROW}1",
-        f"sleep_quality{ARROW}2",
-        "Order: 0 before 2; 1 before 2",
+        f"kappa_len{ARROW}0",
+        f"kappa_width{ARROW}0",
+        f"omega_count{ARROW}1",
+        f"omega_share{ARROW}1",
+        "Order: 0 before 1",
     ]
     return MANAGER_SYSTEM, "\n".join(lines)
 

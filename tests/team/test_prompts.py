@@ -150,8 +150,8 @@ def test_chat_prompt_keeps_its_turns(uniform_backend):
 def test_manager_grammar_and_answer_with_odd_feature_names():
     _, odd = _schemas()
     grammar = manager_grammar(odd, 3)
-    # one rule per line: start, roles, NAME, idx, edges, edge
-    assert len(grammar.splitlines()) == 6
+    # one rule per line: start, roles, name, word, idx, edges, edge
+    assert len(grammar.splitlines()) == 7
     lines = ["Roles:", "0. First", "1. Second", "Features:"]
     lines += [f"{prompts._one_line(n)}{prompts.ARROW}{i % 2}"
               for i, n in enumerate(odd.names)]
