@@ -40,13 +40,20 @@ a plan level. The module constants are overridden for the run and restored.
 With ``--dtype-check``, ``backend.generate`` is timed in float32 and
 bfloat16 on worker prompts of the first dataset at forward batches 32 and 64.
 
+With ``--compare-dtypes float32 auto`` (any of ``float32``, ``bfloat16``,
+``auto``) only the ``skteam`` run of the first dataset is made, once per
+dtype in the same process (model spec ``"<model>?dtype=<dtype>"``, labels
+as the embedded model's default, ``labeling="target"``), and the rows/s of
+each and their ratio to the first are printed with the CPU model and its
+bf16 flags; ``dtype="auto"`` resolves as :func:`skteam.llm.hf.resolve_dtype`.
+
 Columns of ``benchmarks/results/perf.csv`` are described in
 ``benchmarks/README.md``; ``perf_throughput.png`` plots the sweep.
 
 Usage: ``python benchmarks/perf.py [--datasets compas diabetes] [--rows 120]
 [--naive-rows 20] [--batch-sizes 10 20 40 60 120] [--rows-per-prompt 1 5]
 [--train 200] [--model embedded] [--seed 0] [--plan fixed|manager]
-[--threads N] [--dtype-check] [--quick]``
+[--threads N] [--dtype-check] [--compare-dtypes float32 auto] [--quick]``
 """
 
 from __future__ import annotations
@@ -633,6 +640,62 @@ def dtype_check(model, schema, plan_obj, pool, seed, batches, reps=2):
     return rows
 
 
+def cpu_bf16_flags():
+    """The bf16-related CPU flags of ``/proc/cpuinfo`` (empty when none)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return sorted(f for f in line.split(":", 1)[1].split()
+                                  if "bf16" in f or f.startswith("amx"))
+    except OSError:
+        pass
+    return []
+
+
+def compare_dtypes(args, hw):
+    """``skteam`` rows/s on the first dataset for each ``--compare-dtypes``."""
+    from skteam.llm.hf import cpu_has_native_bf16
+
+    name = args.datasets[0]
+    X, y, context = load_dataset(name, args.train, args.seed)
+    schema = Schema.infer(X, y, descriptions=context["feature_descriptions"],
+                          dataset_description=context["dataset_description"])
+    plan_obj = load_plan(FIXED_PLANS[name], schema)
+    plan = {"roles": [{"name": r.name, "features": list(r.features)}
+                      for r in plan_obj.roles],
+            "edges": [list(e) for e in plan_obj.edges]}
+    flags = cpu_bf16_flags()
+    print(f"cpu {hw['cpu']}; bf16 flags {flags or 'none'}; native bf16 "
+          f"{cpu_has_native_bf16()}; {hw}", flush=True)
+    records = []
+    for dtype in args.compare_dtypes:
+        model = f"{args.model}?dtype={dtype}"
+        backend = get_backend(model, device="cpu")
+        backend.generate([backend.chat_prompt("Hi", "Say hi")], ['start: "hi"'],
+                         seeds=[0], max_new_tokens=4)  # warm-up
+        sk, _ = run_skteam(model, X, y, {**context, "labeling": "target"}, plan,
+                           args.rows, args.seed, rows_per_chunk=args.rows_per_chunk)
+        row = {**sk, **hw, "dataset": name, "method": f"skteam dtype={dtype}",
+               "dtype": backend.dtype, "cpu_bf16_flags": " ".join(flags),
+               "model": args.model, "seed": args.seed, "train_rows": args.train}
+        records.append(row)
+        print({k: row[k] for k in ("method", "dtype", "valid_rows", "seconds",
+                                   "valid_rows_per_s", "gen_tokens_per_s",
+                                   "parse_failures")}, flush=True)
+    first = records[0]["valid_rows_per_s"]
+    for row in records:
+        row["speedup_vs_first"] = _ratio(row["valid_rows_per_s"], first, 3)
+        print(f"{row['method']} ({row['dtype']}): {row['valid_rows_per_s']} valid "
+              f"rows/s, x{row['speedup_vs_first']} vs {records[0]['method']}",
+              flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(records).to_csv(out, index=False)
+    print(f"wrote {out}")
+    return records
+
+
 # -- main ----------------------------------------------------------------------
 def hardware():
     import torch
@@ -712,6 +775,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--dtype-check", action="store_true")
+    p.add_argument("--compare-dtypes", nargs="+", default=None,
+                   choices=["float32", "bfloat16", "auto"],
+                   help="only skteam on the first dataset, once per dtype")
     p.add_argument("--quick", action="store_true",
                    help="tiny settings: 20 skteam rows, 5 naive rows, one "
                         "dataset's sweep at 2 points")
@@ -729,6 +795,8 @@ def main(argv=None):
 
         torch.set_num_threads(args.threads)
     hw = hardware()
+    if args.compare_dtypes:
+        return compare_dtypes(args, hw)
     t0 = time.perf_counter()
     backend = get_backend(args.model)
     load_seconds = time.perf_counter() - t0

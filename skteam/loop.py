@@ -295,6 +295,37 @@ class TrimLoop:
                 UserWarning, stacklevel=stacklevel,
             )
 
+    def generation_stats(self, generator, seconds: float) -> dict:
+        """``generation_stats_``: the LLM counters of this fit and per-cell figures.
+
+        ``generator`` is the :class:`~skteam.team.TeamGenerator` behind the
+        stream. ``cells`` counts the cells (features and label) of the
+        batches read; ``output_tokens_per_cell`` divides the tokens the model
+        chose by the cells it generated in this fit (cached batches cost none).
+        """
+        u = generator.usage.as_dict()
+        rows = sum(r["n_generated"] for r in self.records)
+        n_cells = len(generator.schema.names) + 1
+        made = generator.rows_generated * n_cells
+        backend = generator.backend
+        return {
+            "llm_calls": u["calls"],
+            **{k: u[k] for k in ("prompts", "input_tokens", "output_tokens",
+                                 "forced_tokens")},
+            "cells": rows * n_cells, "parse_failures": u["parse_failures"],
+            "seconds": round(seconds, 3), "llm_seconds": round(u["seconds"], 3),
+            "rows_per_second": round(rows / seconds, 3) if seconds > 0 else 0.0,
+            "rows_generated": generator.rows_generated,
+            "output_tokens_per_cell": (round(u["output_tokens"] / made, 3)
+                                       if made else float("nan")),
+            "batches": len(self.records), "cached_batches": self.cached,
+            "n_examples_used": generator.n_examples, "labeling": generator.labeling,
+            "filled_rows": int(sum(self.filled.values())),
+            "stopped_early": {_python(c): n for c, n in self.stopped.items()},
+            "dtype": getattr(backend, "dtype", None),
+            "device": str(getattr(backend, "device", None)),
+        }
+
     def _shortfall_message(self, short, report) -> str:
         fill = self.on_shortfall == "fill"
         # under "fill", rows rejected by the cost or diversity stage were used
@@ -364,31 +395,3 @@ def out_of_reach(passed, tried, left, batch_size, needed,
     return bool(left * upper * batch_size < needed)
 
 
-def generation_stats(usage, records, cached, seconds, n_features,
-                     rows_generated) -> dict:
-    """``generation_stats_``: LLM counters of this fit and per-cell figures.
-
-    ``cells`` counts the cells (features and label) of the batches this fit
-    read; ``output_tokens_per_cell`` divides the tokens the model chose by
-    the cells it generated in this fit (cached batches cost none).
-    """
-    u = usage.as_dict()
-    rows = sum(r["n_generated"] for r in records)
-    gen_cells = rows_generated * (n_features + 1)
-    return {
-        "llm_calls": u["calls"],
-        "prompts": u["prompts"],
-        "input_tokens": u["input_tokens"],
-        "output_tokens": u["output_tokens"],
-        "forced_tokens": u["forced_tokens"],
-        "cells": rows * (n_features + 1),
-        "parse_failures": u["parse_failures"],
-        "seconds": round(seconds, 3),
-        "llm_seconds": round(u["seconds"], 3),
-        "rows_per_second": round(rows / seconds, 3) if seconds > 0 else 0.0,
-        "rows_generated": rows_generated,
-        "output_tokens_per_cell": (round(u["output_tokens"] / gen_cells, 3)
-                                   if gen_cells else float("nan")),
-        "batches": len(records),
-        "cached_batches": cached,
-    }

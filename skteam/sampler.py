@@ -26,12 +26,12 @@ from .cache import get_stream
 from .constraints import ConstraintSet
 from .exceptions import ShortfallError, attach_report, note_generation_error
 from .llm.registry import get_backend, parse_model_spec
-from .loop import TrimLoop, batch_budget, generation_stats
+from .loop import TrimLoop, batch_budget
 from .provenance import provenance_frame
 from .qc import TrimQC
 from .qc.cost import check_predict_proba
 from .qc.record import SAMPLER_REPORT_COLUMNS, STAGES, check_stages, default_estimator
-from .schema import Schema, _python
+from .schema import Schema
 from .team import ExamplePool, TeamGenerator, make_plan
 from .team.bounds import log_bindings
 from .team.context import fit_examples
@@ -407,8 +407,9 @@ class TeamTrimSampler(BaseOverSampler):
 
     def _labeling(self) -> str:
         """``labeling`` with ``"auto"`` resolved."""
-        if self.labeling == "auto":
-            return "target" if self.model == "embedded" else "worker"
+        if self.labeling == "auto":  # "embedded" and "embedded?<options>"
+            embedded = str(self.model).split("?")[0] == "embedded"
+            return "target" if embedded else "worker"
         return self.labeling
 
     def _validate_estimator(self, X_df, y, seed):
@@ -468,13 +469,8 @@ class TeamTrimSampler(BaseOverSampler):
     def _record_fit(self, loop, generator, started):
         """Set ``qc_report_`` and ``generation_stats_`` from the loop; the report."""
         self.qc_report_ = loop.report()
-        stats = generation_stats(generator.usage, loop.records, loop.cached,
-                                 time.perf_counter() - started,
-                                 len(self.schema_.names), generator.rows_generated)
-        stats.update(n_examples_used=generator.n_examples, labeling=generator.labeling,
-                     filled_rows=int(sum(loop.filled.values())),
-                     stopped_early={_python(c): n for c, n in loop.stopped.items()})
-        self.generation_stats_ = stats
+        self.generation_stats_ = loop.generation_stats(
+            generator, time.perf_counter() - started)
         return self.qc_report_
 
     def _resampled(self, X, X_df, y, accepted, out_columns):

@@ -37,10 +37,41 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16).
+
+    Read from the CPU flags in ``/proc/cpuinfo`` (``amx_bf16``,
+    ``avx512_bf16``), else from oneDNN's own check where torch has it.
+    Without such a unit, bfloat16 is emulated and slower than float32.
+    """
+    return _cpu_has_native_bf16()
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"amx_bf16", "avx512_bf16"})
+    except OSError:
+        pass
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - no oneDNN, no such op: assume none
+        return False
+
+
 def resolve_dtype(dtype: str, device: str) -> str:
-    """bfloat16 on CUDA, float32 on CPU unless asked otherwise."""
+    """``"auto"``: bfloat16 on CUDA and on CPUs with native bfloat16
+    (:func:`cpu_has_native_bf16`), float32 on other CPUs."""
     if dtype == "auto":
-        return "bfloat16" if device.startswith("cuda") else "float32"
+        if device.startswith("cuda"):
+            return "bfloat16"
+        return "bfloat16" if cpu_has_native_bf16() else "float32"
     if dtype not in _DTYPES:
         raise ValueError(
             f"dtype={dtype!r} is not supported; use one of "
@@ -50,17 +81,59 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 
 def load_tokenizer(path: Path):
-    """Load the tokenizer of a model directory or GGUF file."""
+    """Load the tokenizer of a model directory or GGUF file.
+
+    The tokenizer is left as its files define it: a checkpoint without a pad
+    token (Llama 3) keeps none; the backend pads with an end token itself.
+    """
     from transformers import AutoTokenizer
 
     path = Path(path)
     if path.is_file():
-        tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    else:
-        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    return tok
+        return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+QUANTIZATIONS = ("8bit", "4bit")
+QUANT_EXTRA = "skteam[quant]"
+
+
+def _parse_max_memory(max_memory):
+    """``{0: "70GiB", "cpu": "100GiB"}`` from a dict or ``"0:70GiB,cpu:100GiB"``."""
+    if max_memory is None or isinstance(max_memory, dict):
+        return max_memory
+    out = {}
+    for part in str(max_memory).split(","):
+        key, sep, size = part.strip().partition(":")
+        if not sep or not key or not size:
+            raise ValueError(
+                f"max_memory={max_memory!r}: write it as '0:70GiB,1:70GiB,cpu:100GiB' "
+                "(a device index or 'cpu', a colon, a size)."
+            )
+        out[int(key) if key.isdigit() else key] = size
+    return out
+
+
+def quantization_config(quantization, compute_dtype):
+    """A transformers ``BitsAndBytesConfig`` for ``"8bit"`` / ``"4bit"``."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"quantization={quantization!r} is not supported; use one of "
+            f"{list(QUANTIZATIONS)} or None."
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ImportError(
+            f"quantization={quantization!r} needs bitsandbytes, which is not "
+            f"installed: pip install '{QUANT_EXTRA}'"
+        )
+    from transformers import BitsAndBytesConfig
+
+    if quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                              bnb_4bit_compute_dtype=compute_dtype)
 
 
 class HFBackend:
@@ -72,10 +145,23 @@ class HFBackend:
         A Hugging Face model directory (``config.json`` + weights) or a
         ``.gguf`` file. Nothing is downloaded: the files must be local.
     device : str, default="auto"
-        ``"auto"`` uses CUDA when available, else the CPU.
+        ``"auto"`` uses CUDA when available, else the CPU. Ignored when
+        ``device_map`` is given.
     dtype : {"auto", "float32", "bfloat16", "float16"}, default="auto"
-        ``"auto"`` is bfloat16 on CUDA and float32 on the CPU (measured
-        faster there at the batch sizes skteam uses).
+        ``"auto"`` is bfloat16 on CUDA and on CPUs with native bfloat16
+        (AMX, AVX512-BF16), float32 on other CPUs.
+    device_map : str or dict, optional
+        Passed to transformers (accelerate): ``"auto"`` spreads the layers
+        over every visible GPU, then the CPU; ``"cpu"``, ``"cuda:0"``
+        or a dict of module names to devices also work. Inputs go to the
+        device of the input embeddings (the first layer).
+    max_memory : dict or str, optional
+        Memory per device for ``device_map``, e.g. ``{0: "70GiB", 1:
+        "70GiB", "cpu": "100GiB"}`` or the string ``"0:70GiB,1:70GiB,cpu:100GiB"``.
+    quantization : {None, "8bit", "4bit"}, default=None
+        Load the weights 8- or 4-bit (NF4) through bitsandbytes
+        (``pip install skteam[quant]``; CUDA). Implies ``device_map="auto"``
+        when no ``device_map`` is given.
 
     Notes
     -----
@@ -83,7 +169,8 @@ class HFBackend:
     build them there so that a process loads each model once.
     """
 
-    def __init__(self, path, device="auto", dtype="auto"):
+    def __init__(self, path, device="auto", dtype="auto", device_map=None,
+                 max_memory=None, quantization=None):
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -93,14 +180,35 @@ class HFBackend:
                 f"Model path {str(path)!r} does not exist; pass a local Hugging "
                 "Face model directory, a .gguf file, or model='embedded'."
             )
+        max_memory = _parse_max_memory(max_memory)
+        if max_memory is not None and device_map is None:
+            raise ValueError("max_memory needs device_map (e.g. device_map='auto').")
+        if quantization is not None and device_map is None:
+            device_map = "auto"
         self.path = path
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.device_map = device_map
+        self.max_memory = max_memory
+        self.quantization = quantization
+        if device_map is None:
+            self.device = resolve_device(device)
+            self.dtype = resolve_dtype(dtype, self.device)
+        else:
+            self.device = None  # set from the loaded model below
+            self.dtype = resolve_dtype(dtype, _map_device_kind(device_map))
         self.name = str(path)
         self.usage = Usage()
         self._lock = threading.Lock()
         torch_dtype = getattr(torch, self.dtype)
-        logger.info("Loading %s on %s (%s).", path.name, self.device, self.dtype)
+        load_kwargs = {"dtype": torch_dtype}
+        if device_map is not None:
+            load_kwargs["device_map"] = device_map
+            if max_memory is not None:
+                load_kwargs["max_memory"] = dict(max_memory)  # transformers edits it
+        if quantization is not None:
+            load_kwargs["quantization_config"] = quantization_config(
+                quantization, torch_dtype)
+        logger.info("Loading %s on %s (%s).", path.name,
+                    self.device or f"device_map={device_map!r}", self.dtype)
         # transformers' own bars (de-quantising, loading weights) would
         # interleave with skteam's progress bar: a log line says it instead
         from transformers.utils import logging as hf_logging
@@ -112,11 +220,11 @@ class HFBackend:
             self.tokenizer = load_tokenizer(path)
             if path.is_file():
                 model = AutoModelForCausalLM.from_pretrained(
-                    path.parent, gguf_file=path.name, dtype=torch_dtype
+                    path.parent, gguf_file=path.name, **load_kwargs
                 )
             else:
                 model = AutoModelForCausalLM.from_pretrained(
-                    path, dtype=torch_dtype, local_files_only=True
+                    path, local_files_only=True, **load_kwargs
                 )
         except (OSError, ValueError) as exc:
             raise ValueError(
@@ -131,12 +239,31 @@ class HFBackend:
                 from transformers import modeling_gguf_pytorch_utils
 
                 modeling_gguf_pytorch_utils.tqdm = gguf_tqdm
-        self.model = model.to(self.device).eval()
+        if device_map is None and quantization is None:
+            model = model.to(self.device)
+        self.model = model.eval()
+        if self.device is None:
+            self.device = str(self.input_device)
         self.context_length = int(
             getattr(self.model.config, "max_position_embeddings", 2048)
         )
         self._ll_tokenizer = None
         self._grammar_cache = {}
+
+    @property
+    def input_device(self):
+        """The device of the first layer (the input embeddings): inputs go there."""
+        embeddings = getattr(self.model, "get_input_embeddings", None)
+        if embeddings is None:  # no weights (a test double)
+            import torch
+
+            return torch.device(self.device)
+        return embeddings().weight.device
+
+    @property
+    def hf_device_map(self):
+        """Where accelerate put each module (``None`` without ``device_map``)."""
+        return getattr(self.model, "hf_device_map", None)
 
     # -- text helpers -----------------------------------------------------
     def chat_prompt(self, system: str, user: str, prefill: str = "") -> str:
@@ -150,9 +277,12 @@ class HFBackend:
             {"role": "system", "content": self._as_text(system)},
             {"role": "user", "content": self._as_text(user)},
         ]
-        text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        else:  # a base model without a template: plain turns
+            text = f"{messages[0]['content']}\n\n{messages[1]['content']}\n\n"
         return text + self._as_text(prefill)
 
     @property
@@ -192,7 +322,10 @@ class HFBackend:
         if self._ll_tokenizer is None:
             import llguidance.hf
 
-            self._ll_tokenizer = llguidance.hf.from_tokenizer(self.tokenizer)
+            self._ll_tokenizer = llguidance.hf.from_tokenizer(
+                self.tokenizer, n_vocab=self.vocab_size,
+                eos_token=sorted(self.eos_token_ids) or None,
+            )
         return self._ll_tokenizer
 
     def _matcher(self, grammar: str):
@@ -234,11 +367,30 @@ class HFBackend:
 
     @property
     def eos_token_ids(self) -> set:
+        """Every token that ends a turn or a text.
+
+        The tokenizer's end token, the generation config's and the model
+        config's (Llama 3 lists ``<|eot_id|>`` and ``<|end_of_text|>``
+        there). The grammar matcher allows each of them once a row is
+        complete.
+        """
         ids = {self.tokenizer.eos_token_id}
-        extra = getattr(self.model.generation_config, "eos_token_id", None)
-        if extra is not None:
-            ids.update(extra if isinstance(extra, list) else [extra])
-        return ids
+        for config in (getattr(self.model, "generation_config", None),
+                       self.model.config):
+            extra = getattr(config, "eos_token_id", None)
+            if extra is not None:
+                ids.update(extra if isinstance(extra, (list, tuple)) else [extra])
+        return {int(i) for i in ids if i is not None and 0 <= int(i) < self.vocab_size}
+
+    @property
+    def pad_token_id(self) -> int:
+        """The tokenizer's pad token, else an end token (masked out anyway)."""
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self.tokenizer.eos_token_id
+        if pad is None:
+            pad = min(self.eos_token_ids, default=0)
+        return int(pad)
 
     def _new_cache(self):
         from transformers import DynamicCache
@@ -343,11 +495,11 @@ class HFBackend:
             generators.append(gen)
         bitmask = llt.allocate_token_bitmask(n_rows, self.vocab_size)
         eos_ids = self.eos_token_ids
-        pad_id = tok.pad_token_id
+        pad_id = self.pad_token_id
         out_tokens = [[] for _ in range(n_rows)]
         n_forced = 0
         active = list(range(n_rows))
-        dev = self.device
+        dev = self.input_device
 
         # Suffixes are left-padded after the shared prefix: [prefix][pad][suffix].
         width = max(len(x) for x in ids) - shared
@@ -432,6 +584,20 @@ class HFBackend:
         return texts, n_in, n_out - n_forced, n_forced
 
 
+def _map_device_kind(device_map) -> str:
+    """``"cuda"`` or ``"cpu"``: what a ``device_map`` puts the weights on."""
+    import torch
+
+    if isinstance(device_map, dict):
+        values = {str(v) for v in device_map.values()}
+        gpu = any(v.isdigit() or v.startswith("cuda") for v in values)
+        return "cuda" if gpu and torch.cuda.is_available() else "cpu"
+    text = str(device_map)
+    if text in ("cpu", "disk"):
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _quiet_gguf_bar():
     """Silence the GGUF de-quantising bar (a bare tqdm, not behind
     transformers' switch); return the original to restore, or None."""
@@ -447,6 +613,7 @@ def _quiet_gguf_bar():
 
 
 ZERO_WIDTH_SPACE = "\u200b"
+
 # Shorter shared prefixes are not worth a separate forward pass.
 MIN_SHARED_PREFIX = 16
 # Grammar-forced tokens (separators, column names, a row's parent values)

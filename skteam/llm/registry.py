@@ -16,6 +16,44 @@ _REGISTRY_LOCK = threading.Lock()
 _KEY_LOCKS: dict = {}
 _BUILTIN_KINDS = frozenset({"hf", "vllm", "openai"})
 _EXTRA_KINDS: dict = {}  # kind -> factory(target) -> Backend
+# options of a transformers model spec: "hf::<dir>?device_map=auto&dtype=bfloat16"
+HF_OPTIONS = ("device", "dtype", "device_map", "max_memory", "quantization")
+
+
+def split_hf_options(target: str) -> tuple[str, dict]:
+    """``(path, options)`` of an ``hf`` target ``"<path>?key=value&..."``.
+
+    A target that exists as a path is a path (even with ``"?"`` in it).
+    Keys are :data:`HF_OPTIONS`: ``device`` and ``dtype`` as for
+    :func:`get_backend`; ``device_map`` (``auto``, ``cpu``, ``cuda:0`` ...)
+    and ``max_memory`` (``0:70GiB,1:70GiB,cpu:100GiB``) for accelerate;
+    ``quantization`` (``8bit`` or ``4bit``, bitsandbytes).
+    """
+    if "?" not in target or Path(target).exists():
+        return target, {}
+    path, _, query = target.rpartition("?")
+    options = {}
+    for part in query.split("&"):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or key not in HF_OPTIONS or not value:
+            raise ValueError(
+                f"Bad model option {part!r} in {target!r}; write "
+                "'<path>?key=value&key=value' with keys "
+                f"{', '.join(HF_OPTIONS)}."
+            )
+        if key in options:
+            raise ValueError(f"The model option {key!r} is given twice in {target!r}.")
+        options[key] = value
+    return path, options
+
+
+def _join_hf_options(path: str, options: dict) -> str:
+    if not options:
+        return path
+    return path + "?" + "&".join(f"{k}={options[k]}" for k in HF_OPTIONS
+                                 if k in options)
 
 
 def register_backend_kind(kind: str, factory) -> None:
@@ -67,7 +105,10 @@ def parse_model_spec(model) -> tuple[str, str]:
 
     - ``"embedded"``: the bundled SmolLM2-135M-Instruct GGUF file;
     - ``"hf::<dir or .gguf>"`` or a bare local path: transformers, on the
-      CPU or one GPU (:mod:`skteam.llm.hf`);
+      CPU or one GPU (:mod:`skteam.llm.hf`); options after ``"?"`` choose
+      devices, dtype and quantization, e.g.
+      ``"hf::/models/Llama-3.3-70B-Instruct?device_map=auto&max_memory=0:70GiB,1:70GiB"``
+      (keys in :data:`HF_OPTIONS`; ``"embedded?dtype=float32"`` works too);
     - ``"vllm::<local dir>"``: vLLM's offline engine, tensor-parallel over
       the visible GPUs (:mod:`skteam.llm.vllm`; ``pip install skteam[vllm]``);
     - ``"openai::<base url>|<model name>"``: a running OpenAI-compatible
@@ -87,8 +128,10 @@ def parse_model_spec(model) -> tuple[str, str]:
             f"model must be a string such as 'embedded' or a local model "
             f"directory, got {type(model).__name__}."
         )
-    if model == "embedded":
-        return "hf", str(embedded_model_path())
+    if model == "embedded" or model.startswith("embedded?"):
+        _, options = split_hf_options(model)
+        _check_hf_options(options, model)
+        return "hf", _join_hf_options(str(embedded_model_path()), options)
     if "::" in model:
         kind, _, target = model.partition("::")
         if kind not in _BUILTIN_KINDS and kind not in _EXTRA_KINDS:
@@ -99,7 +142,7 @@ def parse_model_spec(model) -> tuple[str, str]:
                 f"'openai::<base url>|<model name>'{extra} or a local path."
             )
         if kind == "hf":
-            _check_path(target, model)
+            target = _checked_hf_target(target, model)
         elif kind == "vllm":
             _check_path(target, model)
             if not Path(target).is_dir():
@@ -113,8 +156,38 @@ def parse_model_spec(model) -> tuple[str, str]:
             base_url, name = parse_openai_target(target)
             target = f"{base_url}|{name}" if name else base_url
         return kind, target
-    _check_path(model, model)
-    return "hf", model
+    return "hf", _checked_hf_target(model, model)
+
+
+def _checked_hf_target(target, model):
+    path, options = split_hf_options(target)
+    _check_path(path, model)
+    _check_hf_options(options, model)
+    return _join_hf_options(path, options)
+
+
+def _check_hf_options(options, model):
+    from .hf import _DTYPES, QUANTIZATIONS, _parse_max_memory
+
+    dtype = options.get("dtype")
+    if dtype is not None and dtype != "auto" and dtype not in _DTYPES:
+        raise ValueError(
+            f"model={model!r}: dtype={dtype!r} is not supported; use one of "
+            f"{sorted(_DTYPES)} or 'auto'."
+        )
+    quant = options.get("quantization")
+    if quant is not None and quant not in QUANTIZATIONS:
+        raise ValueError(
+            f"model={model!r}: quantization={quant!r} is not supported; use "
+            f"one of {list(QUANTIZATIONS)}."
+        )
+    if "max_memory" in options:
+        if "device_map" not in options:
+            raise ValueError(
+                f"model={model!r}: max_memory needs device_map (e.g. "
+                "device_map=auto)."
+            )
+        _parse_max_memory(options["max_memory"])
 
 
 def _check_path(target, model):
@@ -146,9 +219,10 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
         See :func:`parse_model_spec`. A Backend instance is returned as is.
     device : str, default="auto"
         For ``hf`` models only (vLLM always uses the visible GPUs; a server
-        uses its own).
+        uses its own). A ``device`` option in the spec takes precedence.
     dtype : str, default="auto"
-        For ``hf`` and ``vllm`` models.
+        For ``hf`` and ``vllm`` models. A ``dtype`` option in the spec takes
+        precedence.
 
     Returns
     -------
@@ -157,12 +231,22 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
     if not isinstance(model, str) and hasattr(model, "generate"):
         return model
     kind, target = parse_model_spec(model)
+    options = {}
     if kind == "hf":
-        from .hf import resolve_device, resolve_dtype
+        from .hf import _map_device_kind, resolve_device, resolve_dtype
 
-        device = resolve_device(device)
-        dtype = resolve_dtype(dtype, device)
-        target = str(Path(target).resolve())
+        path, options = split_hf_options(target)
+        device = options.pop("device", device)
+        dtype = options.pop("dtype", dtype)
+        if "quantization" in options:
+            options.setdefault("device_map", "auto")
+        if "device_map" in options:
+            device = f"map:{options['device_map']}"
+            dtype = resolve_dtype(dtype, _map_device_kind(options["device_map"]))
+        else:
+            device = resolve_device(device)
+            dtype = resolve_dtype(dtype, device)
+        target = _join_hf_options(str(Path(path).resolve()), options)
     elif kind == "vllm":
         target = str(Path(target).resolve())
         device = "cuda"
@@ -182,7 +266,11 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
         if kind == "hf":
             from .hf import HFBackend
 
-            backend = HFBackend(target, device=device, dtype=dtype)
+            path, options = split_hf_options(target)
+            if "device_map" in options:
+                backend = HFBackend(path, dtype=dtype, **options)
+            else:
+                backend = HFBackend(path, device=device, dtype=dtype, **options)
         elif kind == "vllm":
             from .vllm import VLLMBackend
 

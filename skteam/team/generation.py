@@ -127,6 +127,9 @@ class TeamGenerator:
         # constraints that narrow the workers' grammars change the rows; the
         # others only enter the sanity stage, which the stream does not depend on
         binding = binding_texts(self.plan, self.constraints, self.schema)
+        # the dtype changes the rows ("embedded" is float32 or bf16 by CPU)
+        dtype = getattr(self.backend, "dtype", None)
+        model = f"{model}|{dtype}" if dtype not in (None, "float32") else model
         return fingerprint(
             X, y, self.schema.to_dict(), self.plan.to_dict(), model, PROMPT_VERSION,
             self.batch_size, n_examples[0], self.temperature, self.seed,
