@@ -85,7 +85,9 @@ def test_same_seed_same_bytes_and_no_global_rng_change(params):
     clear_streams()
     other = output_bytes(TeamTrimSampler(**{**FAST, **params, "random_state": 1}),
                          X, y)
-    assert other[0] != first[0]
+    # another seed generates other rows: the output differs, or (when the QC
+    # keeps none of them, on_shortfall='warn') the batch report does
+    assert other[0] != first[0] or other[2] != first[2]
 
 
 def test_unseeded_runs_leave_global_rngs_alone():

@@ -80,8 +80,10 @@ def test_numpy_output_is_accepted(fitted):
 def test_save_report(fitted, tmp_path):
     sampler, X_res, y_res = fitted
     paths = save_report(sampler, X_res, y_res, tmp_path / "rep")
+    provenance = {"provenance_table", "provenance_page"} | (
+        {"provenance"} if len(sampler.provenance_) else set())
     assert set(paths) == {"qc_report", "plan", "acceptance", "marginals",
-                          "projection", "index"}
+                          "projection", "index"} | provenance
     for p in paths.values():
         assert p.is_file() and p.stat().st_size > 0
     for key in ["acceptance", "marginals", "projection"]:

@@ -1,6 +1,5 @@
 """The team: task manager, role workers and label worker (paper §2.1)."""
 
-from .data_plan import data_plan
 from .examples import ExamplePool
 from .generation import TeamGenerator
 from .labeler import label_rows
@@ -24,7 +23,6 @@ __all__ = [
     "fallback_plan",
     "plan_for_constraints",
     "make_plan",
-    "data_plan",
     "plan_with_manager",
     "ExamplePool",
     "generate_features",
