@@ -11,41 +11,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _rows import GRAMMAR, check_row_line, row_prompts  # tests/llm/_rows.py
 
 from skteam import TeamTrimSampler
 from skteam.cache import clear_streams
 from skteam.llm import get_backend, parse_model_spec
 from skteam.llm import hf as hf_module
 from skteam.llm.registry import split_hf_options
-
-# the grammar and prompts of tests/llm/test_hf.py
-GRAMMAR = """start: c0 "," c1 "," c2 "\\n"
-c0: %json {"type": "integer", "minimum": 18, "maximum": 80}
-c1: "Male" | "Female"
-c2: %json {"type": "number", "minimum": -3.5, "maximum": 3.5, "multipleOf": 0.01}
-"""
-EXAMPLES = ["25,Male,0.53", "47,Female,-1.20", "33,Male,2.10", "61,Female,0.05"]
-
-
-def _prompts(backend, n):
-    out = []
-    for i in range(n):
-        ex = EXAMPLES[i % 4:] + EXAMPLES[: i % 4]
-        out.append(backend.chat_prompt(
-            "You write realistic records.",
-            "Records (age,sex,score):\n" + "\n".join(ex) + "\nWrite one new line.",
-        ))
-    return out
-
-
-def _check_line(line):
-    assert line.endswith("\n")
-    age, sex, score = line.strip().split(",")
-    assert 18 <= int(age) <= 80 and str(int(age)) == age
-    assert sex in {"Male", "Female"}
-    assert -3.5 <= float(score) <= 3.5
-    assert len(score.split(".")[-1]) <= 2
-
 
 PLAN = {"roles": [{"name": "Body", "features": ["age", "bmi"]},
                   {"name": "Habits", "features": ["smoker"]}],
@@ -120,11 +92,11 @@ def test_llama3_style_tokens_and_template(llama3_checkpoint_dir):
 @pytest.mark.timeout(120)
 def test_llama3_style_rows_stop_at_their_grammars_end(llama3_checkpoint_dir):
     backend = get_backend(f"hf::{llama3_checkpoint_dir}?dtype=float32")
-    prompts = _prompts(backend, 6)
+    prompts = row_prompts(backend, 6)
     texts = backend.generate(prompts, [GRAMMAR] * 6, seeds=list(range(6)),
                              max_new_tokens=40)
     for text in texts:
-        _check_line(text)  # complete, and nothing after the grammar's "\n"
+        check_row_line(text)  # complete, and nothing after the grammar's "\n"
     again = backend.generate(prompts, [GRAMMAR] * 6, seeds=list(range(6)),
                              max_new_tokens=40)
     assert again == texts
@@ -156,7 +128,7 @@ def test_device_map_auto_resolves_to_the_cpu(llama3_checkpoint_dir):
         assert {p.device.type for p in backend.model.parameters()} == {"cpu"}
         assert str(backend.input_device) == "cpu" and backend.device == "cpu"
     assert capped.max_memory == {"cpu": "4GiB"}
-    prompts = _prompts(plain, 3)
+    prompts = row_prompts(plain, 3)
     args = dict(seeds=[1, 2, 3], max_new_tokens=30)
     assert (mapped.generate(prompts, [GRAMMAR] * 3, **args)
             == plain.generate(prompts, [GRAMMAR] * 3, **args))

@@ -5,40 +5,14 @@ import random
 import numpy as np
 import pytest
 import torch
+from _rows import GRAMMAR, check_row_line, row_prompts  # tests/llm/_rows.py
 
 from skteam.llm.base import Usage
-
-GRAMMAR = """start: c0 "," c1 "," c2 "\\n"
-c0: %json {"type": "integer", "minimum": 18, "maximum": 80}
-c1: "Male" | "Female"
-c2: %json {"type": "number", "minimum": -3.5, "maximum": 3.5, "multipleOf": 0.01}
-"""
-EXAMPLES = ["25,Male,0.53", "47,Female,-1.20", "33,Male,2.10", "61,Female,0.05"]
-
-
-def _prompts(backend, n):
-    out = []
-    for i in range(n):
-        ex = EXAMPLES[i % 4:] + EXAMPLES[: i % 4]
-        out.append(backend.chat_prompt(
-            "You write realistic records.",
-            "Records (age,sex,score):\n" + "\n".join(ex) + "\nWrite one new line.",
-        ))
-    return out
-
-
-def _check_line(line):
-    assert line.endswith("\n")
-    age, sex, score = line.strip().split(",")
-    assert 18 <= int(age) <= 80 and str(int(age)) == age
-    assert sex in {"Male", "Female"}
-    assert -3.5 <= float(score) <= 3.5
-    assert len(score.split(".")[-1]) <= 2
 
 
 @pytest.mark.model
 def test_generate_is_valid_and_seeded(embedded_backend):
-    prompts = _prompts(embedded_backend, 6)
+    prompts = row_prompts(embedded_backend, 6)
     seeds = list(range(100, 106))
     np_state = np.random.get_state()[1].copy()
     torch_state = torch.random.get_rng_state().clone()
@@ -54,7 +28,7 @@ def test_generate_is_valid_and_seeded(embedded_backend):
     assert random.getstate() == py_state
     assert a == b
     for line in a:
-        _check_line(line)
+        check_row_line(line)
     # a row's text does not depend on the other rows of its batch
     c = embedded_backend.generate(prompts[2:4], [GRAMMAR] * 2, seeds=seeds[2:4],
                                   max_new_tokens=20)
@@ -72,10 +46,10 @@ def test_generate_is_valid_and_seeded(embedded_backend):
 @pytest.mark.model
 def test_mixed_grammars_share_a_call(embedded_backend):
     other = 'start: c "\\n"\nc: "yes" | "no"\n'
-    prompts = _prompts(embedded_backend, 2)
+    prompts = row_prompts(embedded_backend, 2)
     out = embedded_backend.generate(prompts, [GRAMMAR, other], seeds=[1, 2],
                                     max_new_tokens=20)
-    _check_line(out[0])
+    check_row_line(out[0])
     assert out[1] in {"yes\n", "no\n"}
 
 
@@ -89,7 +63,7 @@ c2: %json {"type": "number", "minimum": -3.5, "maximum": 3.5, "multipleOf": 0.01
 def test_forced_tokens_take_one_forward_pass(embedded_backend, monkeypatch):
     from skteam.llm import hf
 
-    prompts = _prompts(embedded_backend, 3)
+    prompts = row_prompts(embedded_backend, 3)
     grammars = [FORCED, GRAMMAR, FORCED]
     calls = []
     forward = embedded_backend._forward
@@ -110,7 +84,7 @@ def test_forced_tokens_take_one_forward_pass(embedded_backend, monkeypatch):
     # same texts, forced text written as in the grammar
     assert fast == slow
     assert fast[0].startswith("age=47,sex=Female,region=north-east,smoker=no -> score=")
-    _check_line(fast[1])
+    check_row_line(fast[1])
     # the forced prefix (more than 10 tokens) went in one pass, not one per token
     assert usage.forced_tokens > 10
     assert fast_calls < len(calls) - 5
@@ -128,7 +102,7 @@ def test_uniform_double_follows_grammar(uniform_backend):
     out = uniform_backend.generate(prompts, [GRAMMAR] * 20, seeds=range(20),
                                    max_new_tokens=40)
     for line in out:
-        _check_line(line)
+        check_row_line(line)
     assert len(set(out)) > 10
 
 
