@@ -419,17 +419,13 @@ random_state, device
 
 def _schema_of(X, y, feature_descriptions=None, dataset_description=None):
     """The training frame with text column names and the schema the sampler infers."""
-    from .schema import Schema
-    from .utils._frames import as_text_frame
-    from .utils._validation import target_name, text_keys
+    from .utils._frames import as_text_frame, training_schema
+    from .utils._validation import target_name
 
     X_df, _ = as_text_frame(pd.DataFrame(X))
-    schema = Schema.infer(
-        X_df, np.asarray(y),
-        descriptions=text_keys(feature_descriptions, X_df.columns),
-        dataset_description=dataset_description, target=target_name(y),
-    )
-    return X_df, schema
+    return X_df, training_schema(X_df, y, feature_descriptions=feature_descriptions,
+                                 dataset_description=dataset_description,
+                                 target=target_name(y))
 
 
 # -- inputs -----------------------------------------------------------------------

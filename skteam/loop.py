@@ -109,7 +109,8 @@ class TrimLoop:
         # and QC-rejected sane rows per label
         self._passed = {c: 0 for c in quotas}
         self._spare_of = {c: 0 for c in quotas}
-        self._reserve = []  # (record index, row, label): sane rows the QC rejected
+        # (record index, row, label, provenance): sane rows the QC rejected
+        self._reserve = []
         self._rejected = 0
 
     def run(self, stream, produce):
@@ -148,7 +149,7 @@ class TrimLoop:
                 and self._used[c] < self.max_batches[c] and c not in self.stopped]
 
     def _step(self, stream, produce, target, cur_X, cur_y) -> list:
-        """Read, trim and book one batch of ``target``; the (row, label) pairs kept."""
+        """Read, trim and book one batch of ``target``; the (row, label, info) kept."""
         t0 = time.perf_counter()
         index = self._used[target]
         try:

@@ -153,10 +153,9 @@ def qc_summary(sampler) -> pd.DataFrame:
         after["after_cost"] = after["after_sanity"] - t["dropped_cost"]
         after["after_diversity"] = after["after_cost"] - t["dropped_diversity"]
         kept, requested = int(t["kept"]), int(t["requested"])
-        part = report[report["class"] == c]
         rows.append({
             "class": _python(c), "batches": int(t["batches"]),
-            "batches_accepted": int((part["kept"] > 0).sum()),
+            "batches_accepted": int(t["batches_accepted"]),
             "requested": requested, "parsed": int(t["n_generated"]),
             **{k: int(v) for k, v in after.items()}, "kept": kept,
             "acceptance": kept / requested if requested else float("nan"),

@@ -31,14 +31,13 @@ from .provenance import provenance_frame
 from .qc import TrimQC
 from .qc.cost import check_predict_proba
 from .qc.record import SAMPLER_REPORT_COLUMNS, STAGES, check_stages, default_estimator
-from .schema import Schema
 from .team import ExamplePool, TeamGenerator, make_plan
 from .team.bounds import log_bindings
 from .team.context import fit_examples
 from .team.generation import GenerationTuning
 from .utils import derive_seed, resolve_seed, seed_estimator
 from .utils._docstring import QC_DOCSTRINGS, Substitution
-from .utils._frames import as_text_frame, restore_dtypes, to_array
+from .utils._frames import as_text_frame, restore_dtypes, to_array, training_schema
 from .utils._validation import (
     check_cache_dir,
     check_device,
@@ -46,7 +45,6 @@ from .utils._validation import (
     check_not_bool,
     column_names,
     target_name,
-    text_keys,
 )
 
 __all__ = ["TeamTrimSampler", "ShortfallError"]
@@ -370,11 +368,10 @@ class TeamTrimSampler(BaseOverSampler):
         for attr in _FITTED:  # nothing of an earlier fit survives a failed one
             self.__dict__.pop(attr, None)
         X_df, out_columns = as_text_frame(X)
-        self.schema_ = Schema.infer(
-            X_df, y, descriptions=text_keys(self.feature_descriptions, X_df.columns),
+        self.schema_ = training_schema(
+            X_df, y, feature_descriptions=self.feature_descriptions,
             dataset_description=self.dataset_description,
-            target=getattr(self, "_target_name", None),
-        )
+            target=getattr(self, "_target_name", None))
         # parsed now, so that a bad constraint fails before any generation
         constraints = ConstraintSet(self.constraints, self.schema_)
         seed = resolve_seed(self.random_state, bits=62)

@@ -114,13 +114,45 @@ def _parse_max_memory(max_memory):
     return out
 
 
-def quantization_config(quantization, compute_dtype):
-    """A transformers ``BitsAndBytesConfig`` for ``"8bit"`` / ``"4bit"``."""
-    if quantization not in QUANTIZATIONS:
+def check_load_options(dtype="auto", device_map=None, max_memory=None,
+                       quantization=None):
+    """Check the loading options of :class:`HFBackend` before anything is loaded.
+
+    Parameters
+    ----------
+    dtype : str, default="auto"
+    device_map : str or dict, default=None
+    max_memory : dict or str, default=None
+    quantization : {None, "8bit", "4bit"}, default=None
+        As in :class:`HFBackend`.
+
+    Returns
+    -------
+    max_memory : dict or None
+        ``max_memory`` as a dict.
+
+    Raises
+    ------
+    ValueError
+        For an unknown dtype or quantization, a malformed ``max_memory``, or
+        ``max_memory`` without ``device_map``.
+    """
+    if dtype != "auto":
+        resolve_dtype(dtype, "cpu")
+    if quantization is not None and quantization not in QUANTIZATIONS:
         raise ValueError(
             f"quantization={quantization!r} is not supported; use one of "
             f"{list(QUANTIZATIONS)} or None."
         )
+    max_memory = _parse_max_memory(max_memory)
+    if max_memory is not None and device_map is None:
+        raise ValueError("max_memory needs device_map (e.g. device_map='auto').")
+    return max_memory
+
+
+def quantization_config(quantization, compute_dtype):
+    """A transformers ``BitsAndBytesConfig`` for ``"8bit"`` / ``"4bit"``."""
+    check_load_options(quantization=quantization)
     import importlib.util
 
     if importlib.util.find_spec("bitsandbytes") is None:
@@ -180,9 +212,7 @@ class HFBackend:
                 f"Model path {str(path)!r} does not exist; pass a local Hugging "
                 "Face model directory, a .gguf file, or model='embedded'."
             )
-        max_memory = _parse_max_memory(max_memory)
-        if max_memory is not None and device_map is None:
-            raise ValueError("max_memory needs device_map (e.g. device_map='auto').")
+        max_memory = check_load_options(dtype, device_map, max_memory, quantization)
         if quantization is not None and device_map is None:
             device_map = "auto"
         self.path = path

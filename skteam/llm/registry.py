@@ -167,27 +167,12 @@ def _checked_hf_target(target, model):
 
 
 def _check_hf_options(options, model):
-    from .hf import _DTYPES, QUANTIZATIONS, _parse_max_memory
+    from .hf import check_load_options
 
-    dtype = options.get("dtype")
-    if dtype is not None and dtype != "auto" and dtype not in _DTYPES:
-        raise ValueError(
-            f"model={model!r}: dtype={dtype!r} is not supported; use one of "
-            f"{sorted(_DTYPES)} or 'auto'."
-        )
-    quant = options.get("quantization")
-    if quant is not None and quant not in QUANTIZATIONS:
-        raise ValueError(
-            f"model={model!r}: quantization={quant!r} is not supported; use "
-            f"one of {list(QUANTIZATIONS)}."
-        )
-    if "max_memory" in options:
-        if "device_map" not in options:
-            raise ValueError(
-                f"model={model!r}: max_memory needs device_map (e.g. "
-                "device_map=auto)."
-            )
-        _parse_max_memory(options["max_memory"])
+    try:
+        check_load_options(**{k: v for k, v in options.items() if k != "device"})
+    except ValueError as exc:
+        raise ValueError(f"model={model!r}: {exc}") from None
 
 
 def _check_path(target, model):

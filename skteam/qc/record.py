@@ -87,12 +87,13 @@ def batch_record(result, /, **fields) -> dict:
 def class_totals(report: pd.DataFrame, cls) -> pd.Series:
     """Sums over the batches of class ``cls`` of the loss columns and ``n_generated``.
 
-    Also ``batches`` (their number) and ``requested`` (rows asked of the
-    model: parsed and unparsed).
+    Also ``batches`` (their number), ``batches_accepted`` (those that kept a
+    row) and ``requested`` (rows asked of the model: parsed and unparsed).
     """
     cols = [*LOSS_COLUMNS, "n_generated", "kept"]
     rows = report[report["class"] == cls] if len(report) else report
     totals = (rows[cols].sum() if len(rows) else pd.Series(0, index=cols)).astype(int)
     totals["batches"] = len(rows)
+    totals["batches_accepted"] = int((rows["kept"] > 0).sum()) if len(rows) else 0
     totals["requested"] = totals["n_generated"] + totals["parse_failures"]
     return totals

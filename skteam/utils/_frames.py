@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import array_column_names
-from ._validation import column_names
+from ..schema import Schema, array_column_names
+from ._validation import column_names, text_keys
 
 
 def as_text_frame(X):
@@ -29,6 +29,31 @@ def as_text_frame(X):
         return X_df.set_axis(column_names(X_df.columns), axis=1), X_df.columns
     X = np.asarray(X)
     return pd.DataFrame(X, columns=array_column_names(X.shape[1])), None
+
+
+def training_schema(X_df, y, *, feature_descriptions=None, dataset_description=None,
+                    target=None) -> Schema:
+    """The schema of the training rows, as every fit and ``skteam plan`` infer it.
+
+    Parameters
+    ----------
+    X_df : pandas.DataFrame
+        The training rows with text column names (:func:`as_text_frame`).
+    y : array-like
+        Their labels.
+    feature_descriptions : dict, default=None
+        Column -> meaning; integer keys stand for the text names.
+    dataset_description : str, default=None
+    target : str, default=None
+        The label's name in prompts (:func:`~skteam.utils._validation.target_name`).
+
+    Returns
+    -------
+    schema : Schema
+    """
+    return Schema.infer(
+        X_df, np.asarray(y), descriptions=text_keys(feature_descriptions, X_df.columns),
+        dataset_description=dataset_description, target=target)
 
 
 def densify(X: pd.DataFrame) -> pd.DataFrame:
