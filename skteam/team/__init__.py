@@ -9,9 +9,9 @@ from .plan import (
     Role,
     fallback_plan,
     load_plan,
-    make_plan,
     repair_plan,
 )
+from .planning import make_plan
 from .reorder import plan_for_constraints
 from .workers import generate_features
 

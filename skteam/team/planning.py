@@ -1,0 +1,71 @@
+"""The choice of a fit's plan: the user's, the data-aware one, the manager's.
+
+:func:`make_plan` is called by :class:`~skteam.TeamTrimSampler` and by the
+``skteam plan`` command, so both choose the same plan from the same inputs.
+It sits above the plan's types (:mod:`skteam.team.plan`), the task manager
+(:mod:`skteam.team.manager`), the data-aware plan
+(:mod:`skteam.team.data_plan`) and the reordering for constraints
+(:mod:`skteam.team.reorder`).
+"""
+
+from __future__ import annotations
+
+from ..utils import derive_rng, derive_seed
+from .data_plan import data_plan, unless_degenerate
+from .manager import plan_with_manager
+from .plan import Plan, fallback_plan, load_plan
+from .reorder import plan_for_constraints
+
+
+def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: int,
+              manager: bool = True, usage=None) -> Plan:
+    """The plan of one fit: the user's, else the task manager's or the fallback.
+
+    Parameters
+    ----------
+    backend : Backend or None
+        The model of the task manager's call (unused when ``plan`` is given
+        or ``manager`` is false).
+    schema : Schema
+    X : pandas.DataFrame
+        The training rows, columns in schema order; the manager is shown up
+        to five of them, drawn with ``derive_rng(seed, 1)``.
+    y : array-like, default=None
+        Their labels (the data-aware plan orders roles by them).
+    plan : dict, path, "data" or None
+        A user plan (:func:`~skteam.team.plan.load_plan`), used as given and
+        never reordered; ``"data"``: the data-aware plan (:mod:`skteam.team.data_plan`),
+        which also replaces a degenerate manager or fallback plan.
+    constraints : ConstraintSet or sequence of Constraint
+        Declared constraints; skteam's own plans are reordered for them
+        (:func:`~skteam.team.reorder.plan_for_constraints`).
+    seed : int
+        The fit's base seed.
+    manager : bool, default=True
+        Whether to ask the task manager; false gives
+        :func:`~skteam.team.plan.fallback_plan` (the sampler passes false when
+        no class needs rows). A table with one feature never asks it.
+    usage : Usage, default=None
+        Counts the manager's call.
+
+    Returns
+    -------
+    plan : Plan
+    """
+    if isinstance(plan, str) and plan == "data":
+        chosen = data_plan(schema, X, y, reason="plan='data'")
+    elif plan is not None:
+        return load_plan(plan, schema)
+    elif len(schema.names) == 1:
+        chosen = fallback_plan(schema, reason="one feature: no manager call")
+    elif not manager:
+        chosen = fallback_plan(schema)
+    else:
+        idx = derive_rng(seed, 1).permutation(len(X))[: min(5, len(X))]
+        chosen = plan_with_manager(backend, schema, X.iloc[idx].values.tolist(),
+                                   seed=derive_seed(seed, 2), usage=usage)
+    if chosen.source != "data":
+        chosen = unless_degenerate(chosen, schema, X, y)
+    if len(constraints):
+        chosen = plan_for_constraints(chosen, list(constraints), schema)
+    return chosen
