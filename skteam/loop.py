@@ -11,15 +11,14 @@ It knows nothing of language models: any object with the
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
 from tqdm.auto import tqdm
 
+from .budget import EARLY_STOP_MIN_SHARE, fill_order, out_of_reach
 from .exceptions import ShortfallError, note_generation_error
 from .provenance import row_info
 from .qc.record import (
@@ -33,18 +32,6 @@ from .schema import _python
 from .utils._frames import restore_dtypes
 
 logger = logging.getLogger("skteam")
-
-# Confidence of the bound that stops a class's generation early: the class
-# stops when even the upper bound of its batches' acceptance rate cannot
-# fill its quota within max_batches (see ``out_of_reach``).
-EARLY_STOP_LEVEL = 0.95
-
-
-def batch_budget(quotas: dict, batch_size: int, max_batches=None) -> dict:
-    """Batches each class may use: ``max_batches``, else 3× what its quota needs + 2."""
-    return {c: max_batches if max_batches is not None
-            else 3 * math.ceil(q / batch_size) + 2 for c, q in quotas.items()}
-
 
 class TrimLoop:
     """Fill class quotas with trimmed generated rows (the sampler's worker).
@@ -244,12 +231,16 @@ class TrimLoop:
         (``"warn"`` returns every row the budget yields), the class still
         needs rows, and the rows its remaining batches can give, at the
         ``EARLY_STOP_LEVEL`` upper bound of the rate of batches with a row
-        through the QC, are fewer than it needs. Under ``"fill"``, also only
-        once the QC-rejected sane rows of the class can fill its quota.
+        through the QC, are fewer than it needs — and never before the class
+        has read ``EARLY_STOP_MIN_SHARE`` of its budget, so a low acceptance
+        rate read from a handful of batches does not end it. Under
+        ``"fill"``, also only once the QC-rejected sane rows of the class can
+        fill its quota.
         """
         used, budget = self._used[target], self.max_batches[target]
         if (self.trim is None or self.on_shortfall == "warn"
-                or self.remaining[target] <= 0 or used >= budget):
+                or self.remaining[target] <= 0 or used >= budget
+                or used < EARLY_STOP_MIN_SHARE * budget):
             return False
         if (self.on_shortfall == "fill"
                 and self._spare_of.get(target, 0) < self.remaining[target]):
@@ -258,8 +249,8 @@ class TrimLoop:
                             self.batch_size, self.remaining[target])
 
     def _fill(self) -> None:
-        """Fill short quotas from the reserve, in generation order."""
-        for at, row, label, info in self._reserve:
+        """Fill short quotas from the reserve, best-scoring rows first."""
+        for at, row, label, info in fill_order(self._reserve):
             if self.remaining.get(label, 0) <= 0:
                 continue
             self.accepted[label].append(row)
@@ -288,9 +279,11 @@ class TrimLoop:
                      + self._stop_note(c) for c, n in self.filled.items()]
             warnings.warn(
                 "The QC accepted too few batches within max_batches, so "
-                + "; ".join(parts) + " are generated rows that passed the sanity "
-                "stage but were rejected by a later stage (on_shortfall='fill'; "
-                "column 'filled' of qc_report_). Raise max_batches or relax the QC "
+                + "; ".join(parts) + f" ({self.filled_share():.0%} of the generated "
+                "rows returned) are generated rows that passed the sanity stage but "
+                "were rejected by a later stage, best-scoring first "
+                "(on_shortfall='fill'; column 'filled' of qc_report_, "
+                "generation_stats_['filled_share']). Raise max_batches or relax the QC "
                 "for fully trimmed rows, or pass on_shortfall='raise' to get an "
                 "error instead.",
                 UserWarning, stacklevel=stacklevel,
@@ -322,10 +315,16 @@ class TrimLoop:
             "batches": len(self.records), "cached_batches": self.cached,
             "n_examples_used": generator.n_examples, "labeling": generator.labeling,
             "filled_rows": int(sum(self.filled.values())),
+            "filled_share": self.filled_share(),
             "stopped_early": {_python(c): n for c, n in self.stopped.items()},
             "dtype": getattr(backend, "dtype", None),
             "device": str(getattr(backend, "device", None)),
         }
+
+    def filled_share(self) -> float:
+        """Share of the returned generated rows that are fills (0 if none)."""
+        returned = sum(len(rows) for rows in self.accepted.values())
+        return round(sum(self.filled.values()) / returned, 4) if returned else 0.0
 
     def _shortfall_message(self, short, report) -> str:
         fill = self.on_shortfall == "fill"
@@ -379,20 +378,3 @@ _LOSSES = {
     "dropped_cost": "dropped by the cost stage",
     "dropped_diversity": "dropped by the diversity stage",
 }
-
-
-def out_of_reach(passed, tried, left, batch_size, needed,
-                 level=EARLY_STOP_LEVEL) -> bool:
-    """Whether ``left`` more batches cannot give ``needed`` rows, at ``level``.
-
-    ``passed`` of the ``tried`` batches had a row through the QC. The
-    one-sided Clopper–Pearson upper bound of that rate, times ``left``
-    batches of ``batch_size`` rows (as if every passing batch were kept
-    whole), bounds the rows the rest of the budget can give.
-    """
-    if tried == 0 or passed >= tried:
-        return False
-    upper = beta.ppf(level, passed + 1, tried - passed)
-    return bool(left * upper * batch_size < needed)
-
-

@@ -22,11 +22,12 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
+from .budget import batch_budget
 from .cache import get_stream
 from .constraints import ConstraintSet
 from .exceptions import ShortfallError, attach_report, note_generation_error
 from .llm.registry import get_backend, parse_model_spec
-from .loop import TrimLoop, batch_budget
+from .loop import TrimLoop
 from .provenance import provenance_frame
 from .qc import TrimQC
 from .qc.cost import check_predict_proba
@@ -113,15 +114,18 @@ class TeamTrimSampler(BaseOverSampler):
         batches the quota needs, plus two. With ``on_shortfall`` ``"raise"``
         or ``"fill"``, a class stops earlier once the rate at which the QC
         passes its batches (95 % upper confidence bound) cannot fill its
-        quota within this budget; under ``"fill"`` only once its sane
-        QC-rejected rows can fill it. ``generation_stats_["stopped_early"]``
+        quota within this budget, and not before half of it; under
+        ``"fill"`` only once its sane QC-rejected rows can fill it.
+        ``generation_stats_["stopped_early"]``
         names such classes.
     on_shortfall : {"fill", "raise", "warn"}, default="fill"
         What to do when the QC accepts too few rows of a class within
         ``max_batches``. ``"fill"`` keeps the exact counts of
         ``sampling_strategy`` with generated rows that passed the sanity
-        stage but were rejected by a later one (first generated first),
-        warns and counts them in ``qc_report_["filled"]``; if even those are
+        stage but were rejected by a later one (best-scoring first: by the
+        cost duel's margin, the cost window and the diversity score), warns
+        and counts them in ``qc_report_["filled"]`` and
+        ``generation_stats_["filled_share"]``; if even those are
         too few it raises like ``"raise"``. ``"raise"`` raises
         ``ShortfallError``; ``"warn"`` warns and returns fewer rows.
     n_examples : int, default=8
@@ -176,7 +180,8 @@ class TeamTrimSampler(BaseOverSampler):
         ``llm_calls``, ``input_tokens``, ``output_tokens``, ``cells``,
         ``parse_failures``, ``seconds``, ``rows_per_second``,
         ``output_tokens_per_cell``, ``batches``, ``cached_batches``,
-        ``filled_rows``, ``stopped_early`` (class -> batches generated, for
+        ``filled_rows``, ``filled_share`` (fills among the generated rows
+        returned), ``stopped_early`` (class -> batches generated, for
         classes stopped before ``max_batches``), ``labeling`` (``"worker"``
         or ``"target"``, with ``"auto"`` resolved).
     n_features_in_ : int

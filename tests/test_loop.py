@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from skteam.budget import batch_budget, out_of_reach
 from skteam.cache import RawBatch
 from skteam.exceptions import ShortfallError
-from skteam.loop import TrimLoop, batch_budget, out_of_reach
+from skteam.loop import TrimLoop
 from skteam.qc.pipeline import BatchVerdict
 from skteam.qc.record import SAMPLER_REPORT_COLUMNS
 
@@ -103,9 +104,36 @@ def test_fill_takes_rejected_sane_rows_in_generation_order():
     assert report["kept"].sum() == 0
     assert report["filled"].tolist() == [4, 1]
     assert [r[0] for r in loop.accepted[1]] == [0.0] * 4 + [1.0]
-    with pytest.warns(UserWarning, match=r"5 of the 5 rows of class 1 are "
-                                         r"generated rows that passed the sanity"):
+    assert loop.filled_share() == 1.0
+    with pytest.warns(UserWarning, match=r"5 of the 5 rows of class 1 \(100% of the "
+                                         r"generated rows returned\) are generated "
+                                         r"rows that passed the sanity"):
         loop.finish(report)
+
+
+class ScoredQC(FakeQC):
+    """Test double: rejects every row; batch i gets the duel margin ``margins[i]``."""
+
+    def __init__(self, margins):
+        super().__init__(lambda b: np.zeros(len(b)))
+        self.margins, self.calls = margins, 0
+
+    def trim_batch(self, X_b, y_b, X_current, y_current, target):
+        v = super().trim_batch(X_b, y_b, X_current, y_current, target)
+        v.delta, v.tau = self.margins[self.calls], 0.0
+        self.calls += 1
+        return v
+
+
+def test_fill_takes_the_best_scoring_rejected_rows_first():
+    # batch 2 won the cost duel (rejected later), batch 1 lost it narrowly,
+    # batch 0 lost it clearly: fills come from batch 2, then batch 1
+    loop = _loop({1: 6}, trim=ScoredQC([-2.0, -0.5, 0.3]), max_batches=3,
+                 batch_size=10)  # no early stop within 3 batches
+    loop.run(FakeStream(), None)
+    assert [r[0] for r in loop.accepted[1]] == [2.0] * 4 + [1.0] * 2
+    assert loop.report()["filled"].tolist() == [0, 2, 4]
+    assert [p["batch"] for p in loop.provenance[1]] == [2] * 4 + [1] * 2
 
 
 def test_raise_gives_the_main_cause_and_the_counts():
@@ -130,7 +158,7 @@ def test_warn_returns_fewer_rows_and_never_stops_early():
 def test_a_hopeless_class_stops_before_its_budget():
     loop = _loop({1: 40}, trim=FakeQC(lambda b: np.zeros(len(b))),
                  on_shortfall="raise", max_batches=30).run(FakeStream(), None)
-    assert loop.stopped == {1: len(loop.records)} and len(loop.records) < 30
+    assert loop.stopped == {1: len(loop.records)} and 15 <= len(loop.records) < 30
     with pytest.raises(ShortfallError, match="its generation stopped after"):
         loop.finish(loop.report())
 

@@ -128,13 +128,15 @@ def test_fill_completes_quotas_with_sane_rejected_rows():
     trimmed = Counter(y_warn)[1] - Counter(y)[1]
     s = TeamTrimSampler(**params)
     assert s.on_shortfall == "fill"
-    with pytest.warns(UserWarning, match=r"rows of class 1 are generated rows that "
+    with pytest.warns(UserWarning, match=r"rows of class 1 \(\d+% of the generated "
+                                         r"rows returned\) are generated rows that "
                                          r"passed the sanity stage"):
         Xr, yr = s.fit_resample(X, y)
     assert Counter(yr) == Counter({0: 30, 1: 30})
     report = s.qc_report_
     filled = int(report["filled"].sum())
     assert filled == s.generation_stats_["filled_rows"] == 20 - trimmed > 0
+    assert s.generation_stats_["filled_share"] == pytest.approx(filled / 20, abs=1e-4)
     # only batches the later stages rejected give rows, never sanity failures
     assert (report.loc[report["filled"] > 0, "dropped_cost"] > 0).all()
     assert (Xr[s.synthetic_mask_]["age"] <= 60).all()
@@ -436,7 +438,7 @@ def test_class_out_of_reach_stops_before_max_batches():
 def test_out_of_reach_bound(passed, tried, left, needed, out):
     from scipy.stats import beta
 
-    from skteam.loop import out_of_reach
+    from skteam.budget import out_of_reach
 
     assert out_of_reach(passed, tried, left, 10, needed) is out
     if 0 < tried and passed < tried:  # the one-sided Clopper-Pearson bound

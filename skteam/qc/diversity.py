@@ -7,13 +7,13 @@ A batch is judged by the entropy of the cluster labels of
 ``D_ori ∪ D_t`` against that of ``D_ori``.
 
 The paper's "percentage entropy improvement ≥ 30%" cannot be met by a
-batch of 10 rows joining hundreds of rows, and is undefined when ``D_ori``
-has zero entropy. skteam therefore measures the improvement against what a
-batch of the same size could achieve at best (``H_best``, water-filling the
-smallest clusters) and, when ``D_ori`` is already about as diverse as such
-a batch can make it, only asks the batch to keep the diversity (verdict
-``"max-entropy"``). Exact definitions in :func:`entropy_verdict` and
-``docs/method.md``.
+batch of 10–20 rows joining a class (not even by the best such batch, for
+most cluster counts), and is undefined when ``D_ori`` has zero entropy.
+skteam reads the threshold as the share of the diversity that a batch "like
+the reference" (its own cluster proportions) would bring that the batch must
+keep, measured from the least diverse batch of the same size; a batch of
+mostly repeated rows is rejected. Exact definitions in
+:func:`entropy_verdict` and ``docs/method.md``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ from ._encoding import as_frame, make_encoder
 
 #: Candidate numbers of clusters (paper, appendix C).
 K_RANGE = (3, 4, 5)
-#: The "max-entropy" regime starts when less than this share of the entropy
-#: range a batch can reach lies above the current entropy.
-MAX_ENTROPY_ROOM = 0.1
+#: A batch with fewer distinct rows than this share of its rows is rejected.
+MIN_DISTINCT_SHARE = 0.5
 #: Hidden layer of the cluster classifier.
 MLP_HIDDEN = (32,)
 _TOL = 1e-12
@@ -53,11 +52,12 @@ class DiversityResult:
     entropy_after : float
         ``H_new``: the same after adding the batch rows.
     gain : float
-        In the ``"improve"`` regime, the share of the best achievable
-        improvement that the batch realises,
-        ``(H_new − H_old) / (H_best − H_old)``, compared with the threshold.
-        In the ``"max-entropy"`` regime, the entropy change as a share of the
-        achievable range, ``(H_new − H_old) / (H_best − H_worst)``.
+        In the ``"keep"`` regime, the share of the diversity of a batch like
+        the reference that the batch keeps,
+        ``(H_new − H_worst) / (H_mirror − H_worst)``, compared with the
+        threshold (1: more of the same; above 1: spreads into small
+        clusters). In the ``"duplicates"`` regime, the share of distinct
+        rows.
     accepted : bool
     verdict : str
         Starts with ``"accepted"``, ``"rejected"`` or ``"skipped"``, and
@@ -65,12 +65,15 @@ class DiversityResult:
     required : float
         What ``gain`` had to reach.
     regime : str
-        ``"improve"``, ``"max-entropy"``, ``"uninformative"``, ``"empty"``
-        or ``"skipped"``.
+        ``"keep"``, ``"duplicates"``, ``"uninformative"``, ``"empty"`` or
+        ``"skipped"``.
     entropy_best, entropy_worst : float
         Highest / lowest ``H_new`` any batch of the same size could give.
     counts_before, counts_batch : ndarray of int
         Cluster counts of the reference rows and of the batch.
+    entropy_mirror : float
+        ``H_new`` of a batch of the same size in the reference's own cluster
+        proportions.
     """
 
     entropy_before: float
@@ -84,6 +87,7 @@ class DiversityResult:
     entropy_worst: float = np.nan
     counts_before: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     counts_batch: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    entropy_mirror: float = np.nan
 
 
 def cluster_entropy(counts) -> float:
@@ -136,25 +140,22 @@ def mirror_counts(counts, m: int) -> np.ndarray:
 def entropy_verdict(before, batch, threshold: float) -> DiversityResult:
     """Judge a batch from cluster counts.
 
-    Let ``H_old = H(before)``, ``H_new = H(before + batch)`` and, over all
-    batches of the same size ``m``, ``H_best`` (water-filling) and
-    ``H_worst`` (all rows in the largest cluster). With
-    ``room = (H_best − H_old) / (H_best − H_worst)``:
+    Let ``H_new = H(before + batch)`` and, over the batches of the same size
+    ``m``, ``H_worst`` (all rows in the reference's largest cluster) and
+    ``H_mirror`` (a batch in the reference's own cluster proportions, rounded
+    to whole rows: "more of the same"). The batch's score is
 
-    * ``room ≥ MAX_ENTROPY_ROOM`` — regime ``"improve"``: accept iff
-      ``gain = (H_new − H_old) / (H_best − H_old) ≥ threshold``, i.e. the
-      batch realises at least ``threshold`` of the best achievable
-      improvement (the paper's percentage improvement, measured against what
-      is reachable).
-    * ``room < MAX_ENTROPY_ROOM`` — regime ``"max-entropy"``: the reference
-      is already about as diverse as a batch of size ``m`` can make it, so
-      no batch can improve it meaningfully; accept iff ``H_new ≥ H_mirror``,
-      the entropy after a batch that copies the reference's own cluster
-      proportions (rounded to whole rows), i.e. the batch at least keeps
-      the diversity. Some batch always passes (the best one).
-    * ``H_best = H_worst`` (e.g. one row joining an empty reference) —
-      regime ``"uninformative"``: every batch gives the same entropy;
-      accepted.
+    ``gain = (H_new − H_worst) / (H_mirror − H_worst)``
+
+    (0 for the least diverse batch, 1 for "more of the same", above 1 for a
+    batch that spreads into the reference's small or empty clusters), and the
+    batch is accepted iff ``gain ≥ threshold`` (regime ``"keep"``): it keeps
+    at least that share of the diversity a batch like the reference would
+    bring. When ``H_mirror = H_worst`` (e.g. every reference row in one
+    cluster, or one row joining an empty reference) no batch can be less
+    diverse than "more of the same" — regime ``"uninformative"``: accepted.
+    The best batch (water-filling) always passes, for any threshold in
+    ``[0, 1]``.
 
     Parameters
     ----------
@@ -171,6 +172,8 @@ def entropy_verdict(before, batch, threshold: float) -> DiversityResult:
     >>> from skteam.qc.diversity import entropy_verdict
     >>> entropy_verdict([10, 10, 2], [0, 0, 10], 0.3).accepted  # fills the gap
     True
+    >>> entropy_verdict([10, 10, 2], [4, 5, 1], 0.3).accepted  # more of the same
+    True
     >>> entropy_verdict([10, 10, 2], [10, 0, 0], 0.3).accepted  # piles on
     False
     """
@@ -181,34 +184,41 @@ def entropy_verdict(before, batch, threshold: float) -> DiversityResult:
     h_new = cluster_entropy(before + batch)
     h_best = cluster_entropy(best_counts(before, m))
     h_worst = cluster_entropy(worst_counts(before, m))
-    span = h_best - h_worst
+    h_mirror = cluster_entropy(mirror_counts(before, m))
 
     def result(gain, accepted, verdict, required, regime):
         return DiversityResult(h_old, h_new, float(gain), bool(accepted), verdict,
-                               float(required), regime, h_best, h_worst, before, batch)
+                               float(required), regime, h_best, h_worst, before, batch,
+                               h_mirror)
 
     if m == 0:
         return result(np.nan, False, "rejected: empty batch", np.nan, "empty")
+    span = h_mirror - h_worst
     if span <= _TOL:
-        return result(0.0, True, "accepted (uninformative: every batch of this size "
-                      "gives the same entropy)", 0.0, "uninformative")
-    room = (h_best - h_old) / span
-    if room >= MAX_ENTROPY_ROOM:
-        gain = (h_new - h_old) / (h_best - h_old)
-        ok = gain >= threshold - 1e-9
-        word = "accepted" if ok else "rejected"
-        return result(gain, ok, f"{word}: realises {gain:.0%} of the best entropy "
-                      f"gain (needs {threshold:.0%})", threshold, "improve")
-    h_mirror = cluster_entropy(mirror_counts(before, m))
-    gain = (h_new - h_old) / span
-    required = (h_mirror - h_old) / span
-    ok = h_new >= h_mirror - 1e-9
+        return result(np.nan, True, "accepted (uninformative: no batch of this size "
+                      "is less diverse than more of the same)", threshold,
+                      "uninformative")
+    gain = (h_new - h_worst) / span
+    ok = gain >= threshold - 1e-9
     word = "accepted" if ok else "rejected"
-    how = ("keeps the diversity" if ok else "lowers the diversity below a batch "
-           "mirroring the reference")
-    return result(gain, ok, f"{word} (max-entropy: the reference is already about as "
-                  f"diverse as {m} rows can make it; the batch {how})", required,
-                  "max-entropy")
+    return result(gain, ok, f"{word}: keeps {gain:.0%} of the diversity of a batch "
+                  f"like the reference (needs {threshold:.0%})", threshold, "keep")
+
+
+def duplicate_verdict(n_rows: int, n_distinct: int, before) -> DiversityResult | None:
+    """Reject a batch made mostly of one row repeated; None when it is not.
+
+    A batch with fewer than ``MIN_DISTINCT_SHARE`` of its rows distinct
+    (after encoding) brings no diversity, whatever clusters its copies land
+    in. ``before`` are the reference's cluster counts, kept in the result.
+    """
+    if n_rows < 2 or n_distinct >= MIN_DISTINCT_SHARE * n_rows:
+        return None
+    h_old = cluster_entropy(before)
+    return DiversityResult(h_old, np.nan, n_distinct / n_rows, False,
+                           f"rejected: {n_distinct} distinct of {n_rows} rows",
+                           MIN_DISTINCT_SHARE, "duplicates",
+                           counts_before=np.asarray(before, dtype=int))
 
 
 class DiversityCheck:
@@ -217,8 +227,9 @@ class DiversityCheck:
     Parameters
     ----------
     threshold : float in [0, 1], default=0.3
-        Share of the best achievable entropy improvement a batch must
-        realise (paper: a 30% improvement). See :func:`entropy_verdict`.
+        Share of the cluster-label diversity of a batch like the reference
+        that a batch must keep (the paper's 30%, read at skteam's batch
+        sizes). See :func:`entropy_verdict`.
     random_state : int, RandomState instance or None, default=None
         Seeds KMeans and the MLP.
 
@@ -250,9 +261,12 @@ class DiversityCheck:
     >>> check = DiversityCheck(random_state=0).fit(X, Schema.infer(X))
     >>> check.n_clusters_
     3
-    >>> batch = pd.DataFrame([[0, 6]] * 6, columns=["a", "b"])  # the small cluster
-    >>> check.evaluate(batch).accepted
+    >>> near = [0, 6] + rng.normal(size=(6, 2))  # rows of the small cluster
+    >>> check.evaluate(pd.DataFrame(near, columns=["a", "b"])).accepted
     True
+    >>> copies = pd.DataFrame([[0, 6]] * 6, columns=["a", "b"])  # one row, 6 times
+    >>> check.evaluate(copies).verdict
+    'rejected: 1 distinct of 6 rows'
     """
 
     def __init__(self, threshold=0.3, random_state=None):
@@ -278,8 +292,8 @@ class DiversityCheck:
         """
         if not 0 <= self.threshold <= 1:
             raise ValueError(
-                f"threshold must be in [0, 1] (a share of the best achievable "
-                f"entropy gain); got {self.threshold!r}. The paper uses 0.3."
+                f"threshold must be in [0, 1] (a share of the diversity a batch "
+                f"must keep); got {self.threshold!r}. The paper uses 0.3."
             )
         X = as_frame(X_ori, schema, what="X_ori")
         self._schema = schema
@@ -375,5 +389,10 @@ class DiversityCheck:
         before = self.reference_counts(target)
         if len(X_batch) == 0:
             return entropy_verdict(before, np.zeros_like(before), self.threshold)
-        counts = np.bincount(self.predict(X_batch), minlength=self.n_clusters_)
+        Z = self.encoder_.transform(as_frame(X_batch, self._schema, what="X_batch"))
+        copies = duplicate_verdict(len(Z), len(np.unique(np.round(Z, 9), axis=0)),
+                                   before)
+        if copies is not None:
+            return copies
+        counts = np.bincount(self.classifier_.predict(Z), minlength=self.n_clusters_)
         return entropy_verdict(before, counts, self.threshold)

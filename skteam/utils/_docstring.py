@@ -63,8 +63,10 @@ cost_null_draws : int, default=1000
     and stop once the decision is clear; see ``skteam.qc.CostDuel``.""",
     "diversity_threshold": """\
 diversity_threshold : float in [0, 1], default=0.3
-    Share of the best achievable entropy gain of the cluster labels a
-    batch must realise (paper: 30%).""",
+    Share of the cluster-label diversity of a batch in the class's own
+    cluster proportions ("more of the same") that a batch must keep,
+    measured from the least diverse batch of its size (the paper's 30%,
+    read at skteam's batch sizes; see ``skteam.qc.entropy_verdict``).""",
 }
 
 

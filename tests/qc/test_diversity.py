@@ -29,44 +29,51 @@ def test_helpers():
 
 def test_filling_an_empty_cluster_is_accepted():
     res = entropy_verdict([12, 8, 0], [0, 0, 6], 0.3)
-    assert res.accepted and res.regime == "improve"
-    assert res.gain == pytest.approx(1.0)  # the best batch of 6 rows
+    assert res.accepted and res.regime == "keep"
+    assert res.gain > 1  # more diverse than a batch like the reference
     assert res.entropy_after > res.entropy_before
 
 
 def test_a_batch_in_the_biggest_cluster_is_rejected():
     res = entropy_verdict([12, 8, 0], [6, 0, 0], 0.3)
-    assert not res.accepted and res.regime == "improve"
-    assert res.gain < 0
+    assert not res.accepted and res.regime == "keep"
+    assert res.gain == pytest.approx(0.0)  # the least diverse batch
     assert res.verdict.startswith("rejected")
 
 
-def test_gain_is_a_share_of_the_reachable_improvement():
-    before, m = np.array([300, 200, 100]), 10
-    h0 = cluster_entropy(before)
-    h_best = cluster_entropy(before + [0, 0, 10])
-    # the paper's raw relative gain (about 1% at best) can never reach 30% ...
-    assert (h_best - h0) / h0 < 0.02
-    # ... but the best batch realises 100% of what is reachable
-    assert entropy_verdict(before, [0, 0, m], 0.3).gain == pytest.approx(1.0)
-    half = entropy_verdict(before, [0, 5, 5], 0.3)
-    assert 0.3 < half.gain < 1 and half.accepted
-    assert not entropy_verdict(before, [5, 5, 0], 0.3).accepted
+def test_more_of_the_same_scores_one():
+    # a batch in the reference's own proportions keeps its diversity: gain 1,
+    # accepted at every threshold, although it cannot raise the entropy
+    for before, batch in (([6, 3, 1], [6, 3, 1]), ([300, 200, 100], [5, 3, 2])):
+        res = entropy_verdict(before, batch, 1.0)
+        assert res.gain == pytest.approx(1.0) and res.accepted
+    # the paper's raw relative gain: even the best batch of 10 cannot reach 30 %
+    before = np.array([5, 2, 1])
+    h0, h_best = cluster_entropy(before), cluster_entropy(best_counts(before, 10))
+    assert (h_best - h0) / h0 < 0.3
+
+
+def test_gain_orders_batches_by_spread():
+    before = [300, 200, 100]
+    gains = [entropy_verdict(before, b, 0.3).gain
+             for b in ([10, 0, 0], [8, 2, 0], [5, 3, 2], [0, 5, 5], [0, 0, 10])]
+    assert gains == sorted(gains) and gains[0] == pytest.approx(0.0)
     assert not entropy_verdict(before, [10, 0, 0], 0.3).accepted
+    assert entropy_verdict(before, [0, 5, 5], 0.3).accepted
 
 
 def test_threshold_extremes():
-    assert entropy_verdict([12, 8, 2], [0, 0, 6], 1.0).accepted      # only the best
-    assert not entropy_verdict([12, 8, 2], [0, 1, 5], 1.0).accepted
-    assert entropy_verdict([12, 8, 2], [4, 2, 0], 0.0).accepted is False  # loses
-    assert entropy_verdict([12, 8, 2], [2, 2, 2], 0.0).accepted       # any gain
+    assert entropy_verdict([12, 8, 2], [0, 0, 6], 1.0).accepted       # beyond mirror
+    assert not entropy_verdict([12, 8, 2], [5, 1, 0], 1.0).accepted   # below it
+    assert entropy_verdict([12, 8, 2], [5, 1, 0], 0.0).accepted       # anything goes
+    assert entropy_verdict([12, 8, 2], [6, 0, 0], 0.0).accepted
 
 
 def test_zero_entropy_reference():
-    # one class with all its rows in one cluster: H_old = 0, paper's ratio undefined
+    # all the class's rows in one cluster: no batch is less diverse than the mirror
     res = entropy_verdict([1, 0, 0], [0, 5, 5], 0.3)
-    assert res.accepted and res.regime == "improve" and np.isfinite(res.gain)
-    assert not entropy_verdict([1, 0, 0], [10, 0, 0], 0.3).accepted
+    assert res.accepted and res.regime == "uninformative"
+    assert entropy_verdict([1, 0, 0], [10, 0, 0], 0.3).accepted
 
 
 def test_empty_reference_class():
@@ -77,16 +84,20 @@ def test_empty_reference_class():
     assert one.accepted and one.regime == "uninformative"
 
 
-def test_max_entropy_regime_keeps_what_cannot_be_improved():
-    # already uniform: no batch of 10 can raise the entropy
+def test_uniform_reference_keeps_what_cannot_be_improved():
     res = entropy_verdict([10, 10, 10], [4, 3, 3], 0.3)
-    assert res.regime == "max-entropy" and res.accepted
-    assert "max-entropy" in res.verdict
-    bad = entropy_verdict([10, 10, 10], [10, 0, 0], 0.3)
-    assert bad.regime == "max-entropy" and not bad.accepted
-    # nearly uniform: a batch as balanced as integers allow is not rejected
-    near = entropy_verdict([10, 10, 9], [4, 3, 3], 0.3)
-    assert near.regime == "max-entropy" and near.accepted
+    assert res.regime == "keep" and res.accepted
+    assert not entropy_verdict([10, 10, 10], [10, 0, 0], 0.3).accepted
+    near = entropy_verdict([10, 10, 9], [4, 3, 3], 1.0)
+    assert near.accepted
+
+
+def test_duplicate_verdict():
+    from skteam.qc.diversity import duplicate_verdict
+    assert duplicate_verdict(10, 5, [3, 2, 1]) is None
+    res = duplicate_verdict(10, 1, [3, 2, 1])
+    assert not res.accepted and res.regime == "duplicates" and res.gain == 0.1
+    assert duplicate_verdict(1, 1, [3, 2, 1]) is None
 
 
 def test_some_batch_always_passes():
@@ -142,7 +153,7 @@ def test_batch_in_smallest_cluster_accepted_biggest_rejected(fitted):
     check, _, _ = fitted
     assert check.evaluate(near(2, 8)).accepted
     res = check.evaluate(near(0, 8))
-    assert not res.accepted and res.gain < 0
+    assert not res.accepted and res.gain == pytest.approx(0.0)
 
 
 def test_per_class_reference_and_empty_cluster(fitted):
@@ -150,9 +161,16 @@ def test_per_class_reference_and_empty_cluster(fitted):
     # class 1 lives in blobs 1 and 2; blob 0 is an empty cluster for it
     res = check.evaluate(near(0, 6), target=1)
     assert res.accepted and res.counts_before.min() == 0
-    # for class 0 (all in blob 0), more of blob 0 is rejected
-    assert not check.evaluate(near(0, 6), target=0).accepted
+    # class 0 lives in blob 0 only: no batch is less diverse than more of blob 0
+    same = check.evaluate(near(0, 6), target=0)
+    assert same.accepted and same.regime == "uninformative"
     assert check.evaluate(near(2, 6), target=0).accepted
+    # copies of one training row are rejected whatever cluster they land in
+    X = fitted[1]
+    copies = pd.concat([X.iloc[[5]]] * 6, ignore_index=True)
+    for target in (None, 0, 1):
+        res = check.evaluate(copies, target=target)
+        assert not res.accepted and res.regime == "duplicates"
     # a class absent from D_ori has an empty reference
     assert check.evaluate(near(1, 6), target=7).counts_before.sum() == 0
 

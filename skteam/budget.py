@@ -1,0 +1,62 @@
+"""How many batches a class may read, when it stops early, and which rows fill it.
+
+The :class:`~skteam.loop.TrimLoop` budget rules: ``max_batches`` per class
+(:func:`batch_budget`), the early stop of a class whose quota is out of
+reach (:func:`out_of_reach`), and the order in which QC-rejected sane rows
+complete a quota under ``on_shortfall="fill"`` (:func:`fill_order`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import beta
+
+# Confidence of the bound that stops a class's generation early: the class
+# stops when even the upper bound of its batches' acceptance rate cannot
+# fill its quota within max_batches (see ``out_of_reach``).
+EARLY_STOP_LEVEL = 0.95
+# ... and never before it has read this share of its max_batches.
+EARLY_STOP_MIN_SHARE = 0.5
+
+
+def batch_budget(quotas: dict, batch_size: int, max_batches=None) -> dict:
+    """Batches each class may use: ``max_batches``, else 3× what its quota needs + 2."""
+    return {c: max_batches if max_batches is not None
+            else 3 * math.ceil(q / batch_size) + 2 for c, q in quotas.items()}
+
+
+def out_of_reach(passed, tried, left, batch_size, needed,
+                 level=EARLY_STOP_LEVEL) -> bool:
+    """Whether ``left`` more batches cannot give ``needed`` rows, at ``level``.
+
+    ``passed`` of the ``tried`` batches had a row through the QC. The
+    one-sided Clopper–Pearson upper bound of that rate, times ``left``
+    batches of ``batch_size`` rows (as if every passing batch were kept
+    whole), bounds the rows the rest of the budget can give.
+    """
+    if tried == 0 or passed >= tried:
+        return False
+    upper = beta.ppf(level, passed + 1, tried - passed)
+    return bool(left * upper * batch_size < needed)
+
+
+def fill_order(reserve) -> list:
+    """The reserve ``(at, row, label, info)`` sorted for ``on_shortfall="fill"``.
+
+    Best first: rows of batches that won the cost duel (``delta > tau``, so
+    only a later stage rejected them), then rows inside the cost window, then
+    by the batch's margin ``delta − tau`` and its diversity score
+    ``entropy_gain`` (higher first), then by generation order. A row whose
+    score is missing (the stage did not run) ranks after the scored ones.
+    """
+    def key(item):
+        at, _, _, info = item
+        margin = info["delta"] - info["tau"]
+        gain = info["entropy_gain"]
+        return (not margin > 0, info["in_window"] is not True,
+                -margin if np.isfinite(margin) else np.inf,
+                -gain if np.isfinite(gain) else np.inf, at)
+
+    return sorted(reserve, key=key)
