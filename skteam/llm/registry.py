@@ -115,7 +115,10 @@ def parse_model_spec(model) -> tuple[str, str]:
       server such as vLLM or llama.cpp's, e.g.
       ``"openai::http://127.0.0.1:8000/v1|Qwen/Qwen2.5-7B-Instruct"``; the
       model name may be omitted to use the server's first model
-      (:mod:`skteam.llm.openai`; ``pip install skteam[openai]``);
+      (:mod:`skteam.llm.openai`; ``pip install skteam[openai]``). Several
+      servers of the same model, separated by commas before the ``|``,
+      share the requests:
+      ``"openai::http://10.0.0.1:8000/v1,http://10.0.0.2:8000/v1|<model name>"``;
     - ``"<kind>::<target>"`` for a kind added with
       :func:`register_backend_kind`;
     - an object that already implements :class:`~skteam.llm.base.Backend`.
@@ -151,10 +154,9 @@ def parse_model_spec(model) -> tuple[str, str]:
                     "(config.json and weights), not a single file."
                 )
         elif kind == "openai":
-            from .openai import parse_openai_target
+            from .openai import format_openai_target, parse_openai_target
 
-            base_url, name = parse_openai_target(target)
-            target = f"{base_url}|{name}" if name else base_url
+            target = format_openai_target(*parse_openai_target(target))
         return kind, target
     return "hf", _checked_hf_target(model, model)
 
@@ -202,6 +204,9 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
     ----------
     model : str or Backend
         See :func:`parse_model_spec`. A Backend instance is returned as is.
+        ``"openai::<url>,<url>|<name>"`` gives one backend that spreads its
+        requests over the listed servers (:class:`skteam.llm.openai.OpenAIBackend`,
+        ``max_workers=8`` requests in flight per server).
     device : str, default="auto"
         For ``hf`` models only (vLLM always uses the visible GPUs; a server
         uses its own). A ``device`` option in the spec takes precedence.
