@@ -803,7 +803,8 @@ def main(argv=None):
     # first call of a process pays a warm-up; neither method should
     backend.generate([backend.chat_prompt("Hi", "Say hi")], ['start: "hi"'],
                      seeds=[0], max_new_tokens=4)
-    backend.model.generate(**backend.tokenizer("Hi", return_tensors="pt"),
+    backend.model.generate(**backend.tokenizer("Hi", return_tensors="pt").to(
+                               backend.model.device),
                            max_new_tokens=2, do_sample=False,
                            pad_token_id=backend.tokenizer.pad_token_id)
     print(f"model {args.model} loaded in {load_seconds:.1f} s; {hw}", flush=True)
