@@ -39,6 +39,11 @@ Methods (all on the same cells and the same quotas):
   ``skteam (target labels)``: ``labeling="target"``, every generated row
   keeps the class it was written for, no label worker. Their raw batches
   are a stream of their own (same feature prompts and seeds).
+- on request: ``ROS``, imbalanced-learn's ``RandomOverSampler`` (copies of
+  D_ori rows, on the same quota).
+- a script may add skteam variants of its own with :func:`register_method`
+  (a name, its ``qc`` and sampler options that replace the harness's, e.g.
+  ``on_shortfall="fill"``); ``benchmarks/suite.py`` does.
 
 All skteam variants of a cell read the same raw batch stream (in-process
 cache; the stream does not depend on ``qc``), so the ``seconds`` of the
@@ -74,7 +79,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score
 from sklearn.neural_network import MLPClassifier
@@ -90,8 +95,10 @@ MODELS = ("LR", "SVM", "MLP", "RF")
 BASE_METHODS = ("D_ori", "SMOTE", "CLLM", "skteam (no QC)", "skteam")
 ABLATION_METHODS = ("skteam +sanity", "skteam +sanity+cost")
 TARGET_METHODS = ("skteam (no QC, target labels)", "skteam (target labels)")
+#: Methods without an LLM that no table runs by default (``--methods``).
+EXTRA_METHODS = ("ROS",)
 METHOD_ORDER = (BASE_METHODS[:4] + ABLATION_METHODS + TARGET_METHODS[:1]
-                + BASE_METHODS[4:] + TARGET_METHODS[1:])
+                + BASE_METHODS[4:] + TARGET_METHODS[1:] + EXTRA_METHODS)
 SKTEAM_QC = {
     "skteam (no QC)": (),
     "skteam +sanity": ("sanity",),
@@ -100,11 +107,41 @@ SKTEAM_QC = {
     "skteam (no QC, target labels)": (),
     "skteam (target labels)": ("sanity", "cost", "diversity"),
 }
+#: skteam variant -> TeamTrimSampler options that replace the harness's
+#: (see :func:`register_method`).
+SKTEAM_OPTIONS: dict = {}
 # CLLM curation defaults (seedatnabeel/CLLM, data_centric_curation).
 CLLM_TREES = 100
 CLLM_CONF_THRESH = 0.2      # keep confidence >= 1 - 0.2
 CLLM_ALEATORIC_THRESH = 0.2  # keep aleatoric <= 0.2
 TEST_SEED_OFFSET = 10_000
+
+
+def register_method(name: str, *, qc=None, before: str | None = None,
+                    **sampler_options) -> None:
+    """Add (or move) a method in :data:`METHOD_ORDER`.
+
+    Parameters
+    ----------
+    name : str
+        The method's name in ``--methods``, the CSV and the tables.
+    qc : tuple of str, default=None
+        Not None: ``name`` is an skteam variant with these QC stages.
+    before : str, default=None
+        Place ``name`` before this method in :data:`METHOD_ORDER` (order of
+        tables and plots); None: at the end.
+    **sampler_options
+        ``TeamTrimSampler`` options of the variant that replace the
+        harness's (e.g. ``labeling="auto"``, ``on_shortfall="fill"``,
+        ``estimator=None``).
+    """
+    global METHOD_ORDER
+    order = [m for m in METHOD_ORDER if m != name]
+    at = order.index(before) if before in order else len(order)
+    METHOD_ORDER = tuple(order[:at] + [name] + order[at:])
+    if qc is not None:
+        SKTEAM_QC[name] = tuple(qc)
+        SKTEAM_OPTIONS[name] = dict(sampler_options)
 
 
 # -- cells ----------------------------------------------------------------------
@@ -207,8 +244,11 @@ def _pipeline(model, X: pd.DataFrame, cats):
     return make_pipeline(pre, model)
 
 
-def evaluate(X_res, y_res, X_test, y_test, classes, seed, cats) -> list[dict]:
+def evaluate(X_res, y_res, X_test, y_test, classes, seed, cats,
+             models=MODELS) -> list[dict]:
     """Fit each downstream model on (X_res, y_res); score it on the test set.
+
+    ``models``: the names (of :data:`MODELS`) to fit, default all four.
 
     ``auc``: binary, ROC AUC of the positive class (the larger label);
     multiclass, the mean of the one-vs-rest AUCs ``auc_<class>`` over the
@@ -225,6 +265,8 @@ def evaluate(X_res, y_res, X_test, y_test, classes, seed, cats) -> list[dict]:
     binary = len(classes) == 2
     out = []
     for name, model in downstream_models(seed).items():
+        if name not in models:
+            continue
         row = {"model": name}
         try:
             if len(np.unique(y_res)) < 2:
@@ -310,14 +352,31 @@ def _smote(cell: Cell, quota: dict, seed: int) -> Resampled:
                      time.perf_counter() - t0, note, extra)
 
 
-def _sampler(cell: Cell, quota: dict, cfg, *, qc, plan=None, labeling="worker"):
+def _ros(cell: Cell, quota: dict, seed: int) -> Resampled:
+    """imbalanced-learn's RandomOverSampler on ``quota``."""
+    from imblearn.over_sampling import RandomOverSampler
+
+    t0 = time.perf_counter()
+    X, y = cell.X_train, np.asarray(cell.y_train)
+    requested = sum(t - int((y == c).sum()) for c, t in quota.items())
+    Xr, yr = RandomOverSampler(sampling_strategy=quota,
+                               random_state=seed).fit_resample(X, y)
+    Xr = pd.DataFrame(Xr, columns=X.columns).reset_index(drop=True)
+    return Resampled(Xr, np.asarray(yr), requested, len(Xr) - len(X),
+                     time.perf_counter() - t0)
+
+
+def _sampler(cell: Cell, quota: dict, cfg, *, qc, plan=None, labeling="worker",
+             **overrides):
+    """The harness's TeamTrimSampler for ``cell``; ``overrides`` replace its
+    options (see :func:`register_method`)."""
     from skteam import TeamTrimSampler
 
     ctx = cell.context
     batch_size = ctx.get("batch_size", cfg.batch_size)  # a cell may override it
     n_batches = max(math.ceil((t - int((np.asarray(cell.y_train) == c).sum()))
                               / batch_size) for c, t in quota.items())
-    return TeamTrimSampler(
+    options = dict(
         model=cfg.model,
         estimator=LogisticRegression(max_iter=1000),
         sampling_strategy=quota,
@@ -335,6 +394,8 @@ def _sampler(cell: Cell, quota: dict, cfg, *, qc, plan=None, labeling="worker"):
         verbose=0,
         random_state=cell.seed,
     )
+    options.update(overrides)
+    return TeamTrimSampler(**options)
 
 
 def _run_sampler(sampler, cell: Cell, requested: int):
@@ -356,6 +417,10 @@ def _run_sampler(sampler, cell: Cell, requested: int):
         "dropped_cost": int(rep["dropped_cost"].sum()) if len(rep) else 0,
         "dropped_diversity": int(rep["dropped_diversity"].sum()) if len(rep) else 0,
         "plan_roles": len(sampler.plan_["roles"]),
+        # on_shortfall="fill": sane QC-rejected rows used to fill the quota
+        "filled_rows": int(stats.get("filled_rows", rep["filled"].sum()
+                                     if "filled" in rep else 0)),
+        "filled_share": stats.get("filled_share", np.nan),
     }
     added = int(sampler.synthetic_mask_.sum())
     return Resampled(Xr.reset_index(drop=True), np.asarray(yr), requested, added,
@@ -365,36 +430,23 @@ def _run_sampler(sampler, cell: Cell, requested: int):
 def cllm_curate(X_ori, y_ori, X_syn, y_syn, seed, cats):
     """CLLM's learning-dynamics curation; returns the boolean keep mask.
 
-    A ``GradientBoostingClassifier`` (100 trees) is fitted on D_ori; its
-    boosting stages are the checkpoints. ``confidence`` = mean over
-    checkpoints of p(generated label | row); ``aleatoric`` = mean of
-    p (1 - p). Keep ``confidence >= 0.8`` and ``aleatoric <= 0.2``.
+    skteam's optional QC stage :class:`skteam.qc.curation.LearningDynamics`
+    with CLLM's defaults: a ``GradientBoostingClassifier`` (100 trees)
+    fitted on D_ori, its boosting stages as checkpoints; keep
+    ``confidence >= 0.8`` and ``aleatoric <= 0.2``.
     """
-    y_ori = np.asarray(y_ori)
+    from skteam.qc.curation import LearningDynamics
+    from skteam.schema import Schema
+
     y_syn = np.asarray(y_syn)
     if len(y_syn) == 0:
         return np.zeros(0, dtype=bool), {}
     Xo = _as_model_input(X_ori, cats)
     Xs = _as_model_input(X_syn, cats)
-    nums = [c for c in Xo.columns if c not in cats]
-    pre = ColumnTransformer(
-        [("num", "passthrough", nums),
-         ("cat", OneHotEncoder(handle_unknown="ignore"), list(cats))],
-        sparse_threshold=0)
-    A = pre.fit_transform(Xo)
-    B = pre.transform(Xs)
-    gbm = GradientBoostingClassifier(n_estimators=CLLM_TREES, random_state=seed)
-    gbm.fit(A, y_ori)
-    known = list(gbm.classes_)
-    idx = np.array([known.index(c) if c in known else -1 for c in y_syn])
-    gold = []
-    for proba in gbm.staged_predict_proba(B):
-        p = np.where(idx >= 0, proba[np.arange(len(idx)), np.maximum(idx, 0)], 0.0)
-        gold.append(p)
-    gold = np.array(gold)  # checkpoints x rows
-    confidence = gold.mean(axis=0)
-    aleatoric = (gold * (1 - gold)).mean(axis=0)
-    keep = (confidence >= 1 - CLLM_CONF_THRESH) & (aleatoric <= CLLM_ALEATORIC_THRESH)
+    schema = Schema.infer(Xo, np.asarray(y_ori))
+    curation = LearningDynamics(CLLM_CONF_THRESH, CLLM_ALEATORIC_THRESH,
+                                n_estimators=CLLM_TREES, random_state=seed)
+    keep = curation.fit(Xo, np.asarray(y_ori), schema).evaluate(Xs, y_syn).keep
     return keep, {"cllm_generated": len(y_syn), "cllm_kept": int(keep.sum())}
 
 
@@ -409,10 +461,13 @@ def resample(method: str, cell: Cell, cfg) -> Resampled:
                          "D_ori holds a single class: nothing generated")
     if method == "SMOTE":
         return _smote(cell, quota, cell.seed)
+    if method == "ROS":
+        return _ros(cell, quota, cell.seed)
     if method in SKTEAM_QC:
-        labeling = "target" if method in TARGET_METHODS else "worker"
+        options = {"labeling": "target" if method in TARGET_METHODS else "worker",
+                   **SKTEAM_OPTIONS.get(method, {})}
         return _run_sampler(_sampler(cell, quota, cfg, qc=SKTEAM_QC[method],
-                                     labeling=labeling), cell, requested)
+                                     **options), cell, requested)
     if method == "CLLM":
         plan = {"roles": [{"name": "Record writer",
                            "features": [str(c) for c in cell.X_train.columns]}]}
@@ -444,6 +499,7 @@ class Config:
     cache_dir: str | None
     out: Path
     argv: list
+    models: tuple = MODELS  # downstream models that run() fits
 
 
 def parser(doc: str, **defaults) -> argparse.ArgumentParser:
@@ -553,7 +609,7 @@ def run(name: str, cells: list, cfg: Config, extra_eval=None) -> pd.DataFrame:
                 rows.append({**meta, **extra_eval(cell, method, res)})
             else:
                 for r in evaluate(res.X, res.y, cell.X_test, cell.y_test, classes,
-                                  cell.seed, cats):
+                                  cell.seed, cats, cfg.models):
                     rows.append({**meta, **r})
             bar.update(1)
         pd.DataFrame(rows).to_csv(path, index=False)
@@ -648,6 +704,14 @@ def rows_summary(df) -> str:
     return "\n".join(lines)
 
 
+def method_colors() -> dict:
+    """Method -> colour: tab10 in :data:`METHOD_ORDER`, cycling after 10."""
+    import matplotlib.pyplot as plt
+
+    tab = plt.cm.tab10.colors
+    return {m: tab[i % len(tab)] for i, m in enumerate(METHOD_ORDER)}
+
+
 def plot_vs_size(df, metric, panels, path, title, panel_col="setting",
                  ylabel="AUC (%)", scale=100.0):
     """Figs. 3/4/10 style: ``metric`` vs D_ori size, one line per method,
@@ -661,7 +725,7 @@ def plot_vs_size(df, metric, panels, path, title, panel_col="setting",
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6),
                              squeeze=False)
     methods = [m for m in METHOD_ORDER if m in set(df["method"])]
-    colors = dict(zip(METHOD_ORDER, plt.cm.tab10.colors))
+    colors = method_colors()
     for ax, panel in zip(axes[0], panels):
         sub = df[df[panel_col] == panel]
         for m in methods:
@@ -695,7 +759,7 @@ def plot_bars(df, metric, groups, path, title, group_col="setting", ylabel="AUC 
     import matplotlib.pyplot as plt
 
     methods = [m for m in METHOD_ORDER if m in set(df["method"])]
-    colors = dict(zip(METHOD_ORDER, plt.cm.tab10.colors))
+    colors = method_colors()
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(groups) * max(1, len(methods)) / 4,
                                     3.6))
     width = 0.8 / max(1, len(methods))

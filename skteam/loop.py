@@ -23,8 +23,8 @@ from .exceptions import ShortfallError, note_generation_error
 from .provenance import row_info
 from .qc.record import (
     LOSS_COLUMNS,
+    QC_STAGES,
     SAMPLER_REPORT_COLUMNS,
-    STAGES,
     batch_record,
     class_totals,
 )
@@ -150,7 +150,7 @@ class TrimLoop:
         self._reserve.extend((len(self.records), *item) for item in spare)
         for _, lab, _ in spare:
             self._spare_of[lab] = self._spare_of.get(lab, 0) + 1
-        dropped = sum(record[f"dropped_{stage}"] for stage in STAGES)
+        dropped = sum(record[f"dropped_{stage}"] for stage in QC_STAGES)
         self._passed[target] += int(record["n_generated"] > dropped)
         self._rejected += dropped
         for row, label, info in kept:
@@ -368,6 +368,7 @@ _CAUSES = {
     "parse_failures": "answers that could not be parsed",
     "relabelled": "the label worker, which put them in another class",
     "dropped_sanity": "the sanity stage",
+    "dropped_curation": "the curation stage",
     "dropped_cost": "the cost stage",
     "dropped_diversity": "the diversity stage",
 }
@@ -375,6 +376,7 @@ _LOSSES = {
     "parse_failures": "not parsed",
     "relabelled": "labelled as another class",
     "dropped_sanity": "dropped by the sanity stage",
+    "dropped_curation": "dropped by the curation stage",
     "dropped_cost": "dropped by the cost stage",
     "dropped_diversity": "dropped by the diversity stage",
 }

@@ -63,6 +63,7 @@ _STACK = [
     ("dropped_quota", "class needed no rows", "#c7c7c7"),
     ("dropped_diversity", "dropped: diversity", "#9467bd"),
     ("dropped_cost", "dropped: cost duel", "#ff7f0e"),
+    ("dropped_curation", "dropped: curation", "#8c564b"),
     ("dropped_sanity", "dropped: sanity", "#d62728"),
     ("parse_failures", "unparsed", "#7f7f7f"),
 ]
@@ -139,18 +140,20 @@ def qc_summary(sampler) -> pd.DataFrame:
         One row per class requested by the batches: ``batches``,
         ``batches_accepted`` (batches that kept at least one row),
         ``requested`` (rows asked of the model, unparsed ones included),
-        ``parsed``, ``after_sanity``, ``after_cost``, ``after_diversity``,
+        ``parsed``, ``after_sanity``, ``after_curation``, ``after_cost``,
+        ``after_diversity``,
         ``kept``, and ``acceptance`` (``kept / requested``).
     """
     _check_fitted(sampler, "qc_report_")
     report = sampler.qc_report_
     cols = ["batches", "batches_accepted", "requested", "parsed", "after_sanity",
-            "after_cost", "after_diversity", "kept", "acceptance"]
+            "after_curation", "after_cost", "after_diversity", "kept", "acceptance"]
     rows = []
     for c in pd.unique(report["class"]):
         t = class_totals(report, c)
         after = {"after_sanity": t["n_generated"] - t["dropped_sanity"]}
-        after["after_cost"] = after["after_sanity"] - t["dropped_cost"]
+        after["after_curation"] = after["after_sanity"] - t["dropped_curation"]
+        after["after_cost"] = after["after_curation"] - t["dropped_cost"]
         after["after_diversity"] = after["after_cost"] - t["dropped_diversity"]
         kept, requested = int(t["kept"]), int(t["requested"])
         rows.append({
@@ -211,12 +214,13 @@ def plot_qc_acceptance(sampler):
         if i == n - 1:
             ax.set_xlabel("batch (in the order read)")
         s = summary.loc[_python(c)]
-        stages = ["parsed", "after_sanity", "after_cost", "after_diversity", "kept"]
+        stages = ["parsed", "after_sanity", "after_curation", "after_cost",
+                  "after_diversity", "kept"]
         share = [s[k] / s["requested"] if s["requested"] else 0.0 for k in stages]
         ax2 = axes[i, 1]
         ax2.barh(np.arange(len(stages))[::-1], share, color="#4c72b0")
         ax2.set_yticks(np.arange(len(stages))[::-1],
-                       ["parsed", "sanity", "cost", "diversity",
+                       ["parsed", "sanity", "curation", "cost", "diversity",
                         "kept (quota)"])
         ax2.set_xlim(0, 1.05)
         ax2.set_xlabel("share of requested rows")

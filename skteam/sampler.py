@@ -41,10 +41,10 @@ from .utils._docstring import QC_DOCSTRINGS, Substitution
 from .utils._frames import as_text_frame, restore_dtypes, to_array, training_schema
 from .utils._validation import (
     check_cache_dir,
+    check_dense_2d,
     check_device,
     check_labels,
     check_not_bool,
-    column_names,
     target_name,
 )
 
@@ -106,8 +106,11 @@ class TeamTrimSampler(BaseOverSampler):
     {cost_beta}
     {cost_c}
     {diversity_threshold}
+    {copies}
+    {curation_threshold}
     qc : tuple of str, default=("sanity", "cost", "diversity")
-        QC stages to run; ``()`` keeps every generated row (team only).
+        QC stages to run, any subset of ``("sanity", "curation", "cost",
+        "diversity")``; ``()`` keeps every generated row (team only).
     {cost_null_draws}
     max_batches : int, default=None
         Batches generated per class at most; ``None`` means three times the
@@ -223,6 +226,8 @@ class TeamTrimSampler(BaseOverSampler):
         "cost_beta": [Interval(numbers.Real, 0, 0.5, closed="neither")],
         "cost_c": [Interval(numbers.Real, None, None, closed="neither")],
         "diversity_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "copies": [StrOptions({"keep", "drop"})],
+        "curation_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "qc": [tuple, list],
         "cost_null_draws": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_batches": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -248,8 +253,10 @@ class TeamTrimSampler(BaseOverSampler):
         plan=None,
         batch_size=10,
         cost_beta=0.25,
-        cost_c=1.0,
+        cost_c=0.0,
         diversity_threshold=0.3,
+        copies="keep",
+        curation_threshold=0.2,
         qc=STAGES,
         cost_null_draws=1000,
         max_batches=None,
@@ -273,6 +280,8 @@ class TeamTrimSampler(BaseOverSampler):
         self.cost_beta = cost_beta
         self.cost_c = cost_c
         self.diversity_threshold = diversity_threshold
+        self.copies = copies
+        self.curation_threshold = curation_threshold
         self.qc = qc
         self.cost_null_draws = cost_null_draws
         self.max_batches = max_batches
@@ -338,20 +347,10 @@ class TeamTrimSampler(BaseOverSampler):
     def _check_X_y(self, X, y):
         """Keep X as given (strings and categories allowed; no sparse)."""
         self._check_params()
-        if type(X).__module__.startswith("scipy.sparse"):
-            raise TypeError("TeamTrimSampler needs dense data: the language model "
-                            "writes cells as text. Convert a sparse matrix with "
-                            "X.toarray().")
-        if isinstance(X, pd.DataFrame):
-            column_names(X.columns)
+        X = check_dense_2d(X)
         # the label's name is what prompts call it; check_target_type drops it
         self._target_name = target_name(y)
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
-        if not isinstance(X, pd.DataFrame):
-            X = np.asarray(X) if not isinstance(X, np.ndarray) else X
-            if X.ndim != 2:
-                raise ValueError(f"X must be 2-dimensional (n_samples, n_features); "
-                                 f"got shape {X.shape}.")
         validate_data(self, X=X, y=y, reset=True, skip_check_array=True)
         y = np.asarray(y)
         if len(X) != len(y):
@@ -425,7 +424,8 @@ class TeamTrimSampler(BaseOverSampler):
         return TrimQC(
             estimator, stages=tuple(self.qc), cost_beta=self.cost_beta,
             cost_c=self.cost_c, cost_null_draws=self.cost_null_draws,
-            diversity_threshold=self.diversity_threshold,
+            diversity_threshold=self.diversity_threshold, copies=self.copies,
+            curation_threshold=self.curation_threshold,
             constraints=self.constraints, schema=self.schema_,
             random_state=resolve_seed(derive_seed(seed, 3)),
         ).fit(X_df, y)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..constraints import ConstraintSet
 from ..schema import Schema
@@ -16,15 +16,17 @@ from ..utils import resolve_seed
 from ..utils._docstring import QC_DOCSTRINGS, Substitution
 from ._encoding import as_frame, make_encoder, needs_encoding
 from .cost import CostDuel, CostResult, check_predict_proba
+from .curation import CurationResult, LearningDynamics
 from .diversity import DiversityCheck, DiversityResult
 from .record import (
+    QC_STAGES,
     REPORT_COLUMNS,
     STAGES,
     batch_record,
     check_stages,
     default_estimator,
 )
-from .sanity import sanity_check
+from .sanity import drop_copies, row_keys, sanity_check
 
 
 @dataclass
@@ -41,7 +43,7 @@ class BatchVerdict:
         Whether some row of the batch joins the data (the batch passed every
         stage that ran).
     dropped : dict of str to int
-        ``{"sanity": n, "cost": n, "diversity": n}``: rows each stage
+        ``{"sanity": n, "curation": n, "cost": n, "diversity": n}``: rows each stage
         removed (a row is counted by the first stage that removes it).
     sanity_rules : dict of str to int
         Sanity rule -> rows failing it (a row may fail several).
@@ -54,6 +56,7 @@ class BatchVerdict:
         One line: ``"accepted"`` / ``"rejected"`` and the stages' notes.
     cost : CostResult or None
     diversity : DiversityResult or None
+    curation : CurationResult or None
         Full results of the stages that ran.
     costs : ndarray of float, shape (n_batch,)
         Each row's cost in the duel (NaN for rows it did not see).
@@ -64,7 +67,7 @@ class BatchVerdict:
     keep: np.ndarray
     accepted: bool
     sane: np.ndarray | None = None
-    dropped: dict = field(default_factory=lambda: {s: 0 for s in STAGES})
+    dropped: dict = field(default_factory=lambda: {s: 0 for s in QC_STAGES})
     sanity_rules: dict = field(default_factory=dict)
     delta: float = np.nan
     tau: float = np.nan
@@ -72,6 +75,7 @@ class BatchVerdict:
     verdict: str = ""
     cost: CostResult | None = None
     diversity: DiversityResult | None = None
+    curation: CurationResult | None = None
     costs: np.ndarray | None = None
     in_window: np.ndarray | None = None
 
@@ -80,7 +84,8 @@ class BatchVerdict:
 class TrimQC(BaseEstimator):
     """The team-then-trim quality control, usable on rows from any generator.
 
-    Three stages trim each batch of generated rows (paper §2.2):
+    Three stages trim each batch of generated rows (paper §2.2), and an
+    optional fourth, ``"curation"``, runs after the sanity stage when asked:
 
     1. **sanity**: types, bounds, integer-ness, categories and the user
        ``constraints``; violating rows are dropped;
@@ -94,15 +99,22 @@ class TrimQC(BaseEstimator):
        of ``D_ori`` (KMeans, ``k`` in {3, 4, 5} by silhouette) by at least
        ``diversity_threshold`` of what a batch of its size could achieve.
 
+    The optional **curation** stage (CLLM, arXiv 2312.12112) drops each
+    row that a boosted model of ``D_ori`` does not find easy (see
+    ``curation_threshold``).
+
     Parameters
     ----------
     {estimator}
     stages : tuple of str, default=("sanity", "cost", "diversity")
-        The stages to run, any subset; ``()`` keeps every row.
+        The stages to run, any subset of ``("sanity", "curation", "cost",
+        "diversity")`` (they run in that order); ``()`` keeps every row.
     {cost_beta}
     {cost_c}
     {cost_null_draws}
     {diversity_threshold}
+    {copies}
+    {curation_threshold}
     constraints : list of str, default=None
         Relations between columns, e.g. ``["priors_count >= juv_fel_count",
         "0 <= BMI <= 80"]``; see :mod:`skteam.constraints`.
@@ -122,6 +134,8 @@ class TrimQC(BaseEstimator):
         The cost stage (None when it is not in ``stages``).
     diversity_ : DiversityCheck or None
         The fitted diversity stage (None when it is not in ``stages``).
+    curation_ : LearningDynamics or None
+        The fitted curation stage (None when it is not in ``stages``).
     n_clusters_ : int or None
         Clusters of the diversity stage.
 
@@ -151,20 +165,25 @@ class TrimQC(BaseEstimator):
         "cost_c": [Interval(numbers.Real, None, None, closed="neither")],
         "cost_null_draws": [Interval(numbers.Integral, 2, None, closed="left")],
         "diversity_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "copies": [StrOptions({"keep", "drop"})],
+        "curation_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "constraints": [list, tuple, str, None],
         "schema": [Schema, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, stages=STAGES, cost_beta=0.25, cost_c=1.0,
-                 cost_null_draws=1000, diversity_threshold=0.3, constraints=None,
-                 schema=None, random_state=None):
+    def __init__(self, estimator=None, *, stages=STAGES, cost_beta=0.25, cost_c=0.0,
+                 cost_null_draws=1000, diversity_threshold=0.3, copies="keep",
+                 curation_threshold=0.2, constraints=None, schema=None,
+                 random_state=None):
         self.estimator = estimator
         self.stages = stages
         self.cost_beta = cost_beta
         self.cost_c = cost_c
         self.cost_null_draws = cost_null_draws
         self.diversity_threshold = diversity_threshold
+        self.copies = copies
+        self.curation_threshold = curation_threshold
         self.constraints = constraints
         self.schema = schema
         self.random_state = random_state
@@ -199,6 +218,7 @@ class TrimQC(BaseEstimator):
         if len(X_ori) != len(y):
             raise ValueError(f"X has {len(X_ori)} rows but y has {len(y)}.")
         self._X_ori, self._y_ori = X_ori, y
+        self._ori_rows = set(row_keys(X_ori))
         self.constraints_ = ConstraintSet(self.constraints, self.schema_)
         seed = resolve_seed(self.random_state)
         self._seed = seed
@@ -217,6 +237,12 @@ class TrimQC(BaseEstimator):
                                        c=self.cost_c, n_null=self.cost_null_draws,
                                        random_state=seed)
             self._M_ori = self._model_view(X_ori)
+
+        self.curation_ = None
+        if "curation" in stages:
+            self.curation_ = LearningDynamics(
+                self.curation_threshold, self.curation_threshold,
+                random_state=seed).fit(X_ori, y, self.schema_)
 
         self.diversity_ = None
         self.n_clusters_ = None
@@ -282,6 +308,8 @@ class TrimQC(BaseEstimator):
 
         if "sanity" in stages:
             res = sanity_check(X_b, self.schema_, self.constraints_)
+            if self.copies == "drop":
+                res = drop_copies(res, row_keys(X_b), self._ori_rows)
             out.sanity_rules = res.dropped_by_rule
             out.dropped["sanity"] = int((~res.keep).sum())
             keep = keep & res.keep
@@ -292,6 +320,16 @@ class TrimQC(BaseEstimator):
                              f"(most: {worst!r})")
             if not keep.any():
                 notes.append("no row passed the sanity check")
+
+        if "curation" in stages and keep.any():
+            idx = np.flatnonzero(keep)
+            res = self.curation_.evaluate(X_b.iloc[idx], y_b[idx])
+            out.curation = res
+            new_keep = np.zeros(n, dtype=bool)
+            new_keep[idx[res.keep]] = True
+            out.dropped["curation"] = int((keep & ~new_keep).sum())
+            keep = new_keep
+            notes.append(f"curation kept {int(res.keep.sum())} of {len(idx)}")
 
         if "cost" in stages and keep.any():
             idx = np.flatnonzero(keep)

@@ -10,32 +10,42 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-#: The QC stages, in the order they run.
+#: Every QC stage, in the order they run; ``"curation"`` is optional.
+QC_STAGES = ("sanity", "curation", "cost", "diversity")
+#: The default stages (the paper's three).
 STAGES = ("sanity", "cost", "diversity")
 
 #: Columns of :meth:`TrimQC.filter <skteam.qc.TrimQC.filter>`'s report.
-REPORT_COLUMNS = ["batch", "class", "n_generated", "dropped_sanity", "dropped_cost",
-                  "dropped_diversity", "kept", "delta", "tau", "entropy_gain",
-                  "verdict"]
+REPORT_COLUMNS = ["batch", "class", "n_generated", "dropped_sanity",
+                  "dropped_curation", "dropped_cost", "dropped_diversity", "kept",
+                  "delta", "tau", "entropy_gain", "verdict"]
 
 #: Columns of a sampler's ``qc_report_``: the above, with what generation
 #: and the quotas add.
 SAMPLER_REPORT_COLUMNS = [
     "batch", "class", "n_generated", "parse_failures", "relabelled",
-    "dropped_sanity", "dropped_cost", "dropped_diversity", "dropped_quota",
+    "dropped_sanity", "dropped_curation", "dropped_cost", "dropped_diversity",
+    "dropped_quota",
     "kept", "filled", "delta", "tau", "entropy_gain", "verdict", "output_tokens",
     "cached", "seconds",
 ]
 
 #: Where the rows requested for a class went, in the order they are lost.
-LOSS_COLUMNS = ["parse_failures", "relabelled", "dropped_sanity", "dropped_cost",
-                "dropped_diversity"]
+LOSS_COLUMNS = ["parse_failures", "relabelled", "dropped_sanity", "dropped_curation",
+                "dropped_cost", "dropped_diversity"]
 
 
 def default_estimator():
-    """The downstream model of the cost duel when the user passes none."""
-    return LogisticRegression(max_iter=1000)
+    """The downstream model of the cost duel when the user passes none.
+
+    Standard scaling, then logistic regression: unscaled columns (a count
+    beside an income) leave ``lbfgs`` short of convergence after 1000
+    iterations, slow and inaccurate, and every cost-duel fit pays for it.
+    """
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
 def check_stages(stages, name: str = "stages") -> tuple:
@@ -44,19 +54,21 @@ def check_stages(stages, name: str = "stages") -> tuple:
     Parameters
     ----------
     stages : sequence of str
-        A subset of :data:`STAGES`, each at most once; ``()`` for no QC.
+        A subset of :data:`QC_STAGES`, each at most once; ``()`` for no QC.
+        The stages run in the order of :data:`QC_STAGES` whatever the order
+        given.
     name : str, default="stages"
         The parameter's name in the message (``"qc"`` for the sampler).
     """
     stages = tuple(stages)
-    unknown = [s for s in stages if s not in STAGES]
+    unknown = [s for s in stages if s not in QC_STAGES]
     repeated = sorted({s for s in stages if stages.count(s) > 1})
     if unknown or repeated:
         what = (f"names unknown stages {unknown}" if unknown
                 else f"repeats {repeated}")
         raise ValueError(
             f"{name}={stages!r} is not a subset of the QC stages: it {what}; use "
-            f"a tuple drawn from {STAGES}, e.g. ('sanity', 'cost'), or () to keep "
+            f"a tuple drawn from {QC_STAGES}, e.g. ('sanity', 'cost'), or () to keep "
             "every generated row."
         )
     return stages
@@ -75,10 +87,11 @@ def batch_record(result, /, **fields) -> dict:
     """
     record = dict(fields)
     if result is None:
-        record.update({f"dropped_{s}": 0 for s in STAGES})
+        record.update({f"dropped_{s}": 0 for s in QC_STAGES})
         record.update(delta=np.nan, tau=np.nan, entropy_gain=np.nan)
         return record
-    record.update({f"dropped_{s}": int(result.dropped.get(s, 0)) for s in STAGES})
+    record.update({f"dropped_{s}": int(result.dropped.get(s, 0))
+                   for s in QC_STAGES})
     record.update(delta=result.delta, tau=result.tau,
                   entropy_gain=result.entropy_gain, verdict=result.verdict)
     return record

@@ -88,3 +88,23 @@ def sanity_check(X_batch, schema: Schema, constraints=None) -> SanityResult:
         if n_bad:
             dropped[rule] = n_bad
     return SanityResult(keep, dropped)
+
+
+#: The sanity rule that ``TrimQC(copies="drop")`` adds.
+COPY_RULE = "copy of a training row"
+
+
+def row_keys(X) -> list:
+    """One hashable key per row of a frame: its values, floats to 9 digits."""
+    values = [np.round(col.to_numpy(dtype=float), 9) if col.dtype.kind in "biufc"
+              else col.astype(str).to_numpy() for _, col in X.items()]
+    return list(zip(*values)) if values else [()] * len(X)
+
+
+def drop_copies(result: SanityResult, keys, training_keys) -> SanityResult:
+    """``result`` with the rows whose key is a training row's dropped as well."""
+    copy = np.array([k in training_keys for k in keys], dtype=bool)
+    dropped = dict(result.dropped_by_rule)
+    if copy.any():
+        dropped[COPY_RULE] = int(copy.sum())
+    return SanityResult(result.keep & ~copy, dropped)

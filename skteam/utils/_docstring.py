@@ -44,7 +44,8 @@ _QC_PARAMETERS = {
     "estimator": """\
 estimator : classifier with predict_proba, default=None
     The downstream model ``f`` of the cost duel; cloned, never fitted in
-    place. ``None`` means ``LogisticRegression(max_iter=1000)``. When the
+    place. ``None`` means ``make_pipeline(StandardScaler(),
+    LogisticRegression(max_iter=1000))``. When the
     data has categorical columns it sees them one-hot encoded (numeric
     columns standardised); otherwise it sees the columns as given.""",
     "cost_beta": """\
@@ -52,7 +53,7 @@ cost_beta : float in (0, 0.5), default=0.25
     ``β``: the cost duel keeps the rows whose cost lies in the window
     ``[F⁻¹(β), F⁻¹(β + 0.5)]``.""",
     "cost_c": """\
-cost_c : float, default=1.0
+cost_c : float, default=0.0
     ``c`` in ``τ = mean + c·std`` of the null distribution of ``Δ``; a batch
     is accepted when ``Δ > τ``. The paper tunes it in [0, 3] by
     cross-validation (the null draws are cached, so a grid over ``cost_c``
@@ -67,6 +68,20 @@ diversity_threshold : float in [0, 1], default=0.3
     cluster proportions ("more of the same") that a batch must keep,
     measured from the least diverse batch of its size (the paper's 30%,
     read at skteam's batch sizes; see ``skteam.qc.entropy_verdict``).""",
+    "copies": """\
+copies : {"keep", "drop"}, default="keep"
+    What the sanity stage does with a generated row whose values equal a
+    row of ``D_ori`` (small models copy their examples): ``"keep"`` judges
+    it like any row (the provenance marks it, column ``copy``), ``"drop"``
+    drops it (rule ``"copy of a training row"``).""",
+    "curation_threshold": """\
+curation_threshold : float in [0, 1], default=0.2
+    The optional ``"curation"`` stage (CLLM's learning dynamics, see
+    ``skteam.qc.curation``) keeps a generated row when a boosted model of
+    ``D_ori`` gives its label a mean probability of at least
+    ``1 − curation_threshold`` over its boosting stages, with aleatoric
+    uncertainty at most ``curation_threshold``. Only used when the stages
+    include ``"curation"``.""",
 }
 
 

@@ -161,3 +161,29 @@ def target_name(y):
     """The label's name as prompts call it (None when ``y`` has none)."""
     name = getattr(y, "name", None)
     return None if name is None else " ".join(str(name).split()) or None
+
+
+def check_dense_2d(X):
+    """``X`` as a frame (its column names checked) or a 2-D ndarray; no sparse.
+
+    Parameters
+    ----------
+    X : DataFrame, array-like or sparse matrix
+
+    Returns
+    -------
+    X : DataFrame or ndarray
+        A frame unchanged, anything else as an ndarray.
+    """
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError("TeamTrimSampler needs dense data: the language model "
+                        "writes cells as text. Convert a sparse matrix with "
+                        "X.toarray().")
+    if isinstance(X, pd.DataFrame):
+        column_names(X.columns)
+        return X
+    X = np.asarray(X) if not isinstance(X, np.ndarray) else X
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional (n_samples, n_features); "
+                         f"got shape {X.shape}.")
+    return X

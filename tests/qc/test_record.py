@@ -60,6 +60,9 @@ def test_class_totals_sum_one_class_only():
     assert empty["batches"] == 0 and empty["requested"] == 0
 
 
-def test_default_estimator_is_a_fresh_logistic_regression():
+def test_default_estimator_is_a_fresh_scaled_logistic_regression():
     a, b = default_estimator(), default_estimator()
-    assert a is not b and a.get_params()["max_iter"] == 1000
+    assert a is not b
+    assert [type(s).__name__ for _, s in a.steps] == ["StandardScaler",
+                                                      "LogisticRegression"]
+    assert a.get_params()["logisticregression__max_iter"] == 1000
