@@ -1,16 +1,18 @@
 """QC stage 2: objective-related cost assessment, a duel with bootstrap batches.
 
-Paper §2.2, Eqs. (5)–(7). For a generated batch ``D_t`` of ``n_b`` rows and
-a bootstrap batch ``B_t`` of ``n_b`` rows drawn with replacement from
-``D_ori``:
+Paper §2.2, Eqs. (5)–(7), for a class-imbalanced table. For a generated
+batch ``D_t`` of ``n_b`` rows:
 
 1. fit ``f`` (a clone of the user's estimator) on the current data ``D``;
-2. costs ``r_i = 1 − p_f(y_i | x_i)`` on ``D̃_t = D_t ∪ B_t`` (Eq. 5);
-3. keep the rows with ``r_i ∈ [F⁻¹(β), F⁻¹(β + 0.5)]`` (Eq. 6) → ``D̄_t``;
-4. ``Δ = IG(D ∪ D̄_t) − IG(D ∪ B_t) = H(D ∪ D̄_t) − H(D ∪ B_t)`` (Eq. 7);
-5. accept when ``Δ > τ``, ``τ = mean + c·std`` of ``Δ`` over null draws in
-   which ``D_t`` is replaced by another bootstrap batch (same procedure,
-   window included).
+2. draw a bootstrap batch ``B_t`` from ``D_ori`` with the batch's class
+   counts (each row from the real rows of its class);
+3. costs ``r_i = 1 − p_f(y_i | x_i)`` on ``D̃_t = D_t ∪ B_t`` (Eq. 5);
+4. trim: the generated rows with ``r_i ≤ F⁻¹(β + 0.5)`` form ``D̄_t``
+   (Eq. 6's upper bound; skteam keeps the easy rows below ``F⁻¹(β)``);
+5. ``Δ = H(D ∪ D̄_t) − mean_j H(D ∪ B_j)`` (Eq. 7), where the ``B_j`` are
+   bootstrap batches with the class counts of ``D̄_t``: the trimmed batch
+   against real rows of its classes resampled (random over-sampling);
+6. accept when ``Δ > τ = c·std_j H(D ∪ B_j)``.
 
 ``H`` is not defined by the paper. skteam uses the *task information* of a
 training set: ``H(S)`` is the mean log-probability that a clone of ``f``
@@ -18,15 +20,17 @@ fitted on ``S`` gives to the true labels of the real rows ``D_ori``
 (negative cross-entropy), cross-fitted over two fixed folds of ``D_ori`` so
 that no real row, nor a bootstrap copy of it, is scored by a model that saw
 it. Larger ``H`` means ``S`` teaches ``f`` more about the real task, so
-``Δ > 0`` means the trimmed generated batch teaches more than real rows
-resampled. The full rationale is in ``docs/method.md``.
+``Δ > 0`` means the trimmed generated batch teaches more than the average
+batch of real rows resampled. Why the duel matches classes, compares with
+the mean of the bootstrap batches and keeps the easy rows: ``docs/method.md``.
 
-The null draws are memoised per ``(D, D_ori, estimator, β, n_b, seed)``;
-they do not depend on ``c``, so a grid over ``c`` reuses them. Fits of ``f``
-on ``D`` are memoised too. By default the null draws are consumed
-sequentially (100, 200, 400, … up to ``n_null``) and stop as soon as the
-decision ``Δ > τ`` is clear (``|Δ − τ̂| > 3·SE(τ̂)``); pass
-``sequential=False`` for exactly ``n_null`` draws every time.
+The bootstrap draws ``H(D ∪ B_j)`` are memoised per ``(D, D_ori,
+estimator, class counts, seed)``; they do not depend on ``c`` or ``β``, so
+a grid over either reuses them. Fits of ``f`` on ``D`` are memoised too.
+By default the draws are consumed sequentially (100, 200, 400, … up to
+``n_null``) and stop as soon as the decision ``Δ > τ`` is clear
+(``|Δ − τ̂| > 3·SE(τ̂)``); pass ``sequential=False`` for exactly
+``n_null`` draws every time.
 """
 
 from __future__ import annotations
@@ -106,22 +110,23 @@ class CostResult:
     Attributes
     ----------
     keep : ndarray of bool, shape (n_batch,)
-        Generated rows that join the data: those inside the cost window when
-        the batch is accepted, none otherwise. Bootstrap rows of ``D̄_t``
-        are used for ``Δ`` only and are never returned.
+        Generated rows that join the data: the trimmed rows ``D̄_t`` when
+        the batch is accepted, none otherwise.
     delta : float
-        ``Δ = H(D ∪ D̄_t) − H(D ∪ B_t)``; NaN when the duel was skipped.
+        ``Δ = H(D ∪ D̄_t) − mean_j H(D ∪ B_j)``; NaN when the duel was
+        skipped.
     tau : float
-        ``τ = null_mean + c·null_std``; NaN when skipped.
+        ``τ = c·null_std``; NaN when skipped.
     null_mean, null_std : float
-        Mean and standard deviation (``ddof=1``) of the null ``Δ`` draws used.
+        Mean and standard deviation (``ddof=1``) of the bootstrap batches'
+        information ``H(D ∪ B_j)`` over the draws used.
     accepted : bool
         ``Δ > τ`` (True when the duel was skipped, see ``verdict``).
     in_window : ndarray of bool, shape (n_batch,)
-        Generated rows inside the cost window, whatever the verdict.
+        Generated rows kept by the trim (``D̄_t``), whatever the verdict.
     n_null_used : int
-        Null draws behind ``τ`` (``n_null`` unless the sequential rule
-        stopped early).
+        Bootstrap draws behind ``τ`` (``n_null`` unless the sequential
+        rule stopped early).
     verdict : str
         One line for reports.
     costs : ndarray of float, shape (n_batch,) or None
@@ -168,7 +173,7 @@ def inverse_ecdf(values, q: float) -> float:
     return float(s[min(max(k, 1), n) - 1])
 
 
-def cost_window(costs, beta: float) -> np.ndarray:
+def cost_window(costs, beta: float, lower: bool = True) -> np.ndarray:
     """Rows whose cost lies in ``[F⁻¹(β), F⁻¹(β + 0.5)]`` (paper Eq. 6).
 
     Both bounds are inclusive, so ties at a bound are all kept: the window
@@ -179,6 +184,9 @@ def cost_window(costs, beta: float) -> np.ndarray:
     ----------
     costs : array-like of float, shape (n,)
     beta : float in (0, 0.5)
+    lower : bool, default=True
+        Apply the lower bound ``F⁻¹(β)``; False keeps every row up to
+        ``F⁻¹(β + 0.5)`` (the cost duel's trim).
 
     Returns
     -------
@@ -193,9 +201,8 @@ def cost_window(costs, beta: float) -> np.ndarray:
     costs = np.asarray(costs, dtype=float)
     if len(costs) == 0:
         return np.zeros(0, dtype=bool)
-    lo = inverse_ecdf(costs, beta)
-    hi = inverse_ecdf(costs, beta + 0.5)
-    return (costs >= lo) & (costs <= hi)
+    hi = costs <= inverse_ecdf(costs, beta + 0.5)
+    return hi & (costs >= inverse_ecdf(costs, beta)) if lower else hi
 
 
 # -- rows, hashes, folds -----------------------------------------------------------
@@ -342,6 +349,8 @@ class _Duel:
         self.digest_D = _digest(X_D, y_D)
         self.digest_ori = _digest(X_ori, y_ori)
         self.yidx_ori = np.searchsorted(classes, y_ori)
+        self.rows_of_class = [np.flatnonzero(self.yidx_ori == c)
+                              for c in range(self.C)]
 
         # folds of D_ori: stratified by class, duplicates of a row together
         keys = _row_keys(X_ori, y_ori)
@@ -411,23 +420,40 @@ class _Duel:
         return self.information(_take(self.X_ori, idx), self.y_ori[idx],
                                 self.fold_ori[idx])
 
-    def null_draw(self, n_b, j, beta) -> float:
-        """Δ of null draw ``j``: the generated batch is a fresh bootstrap batch."""
-        rng = np.random.default_rng([self.seed, 2, n_b, j])
-        g = rng.integers(0, self.n_ori, n_b)
-        b = rng.integers(0, self.n_ori, n_b)
-        both = np.concatenate([g, b])
-        window = cost_window(self.cost_ori[both], beta)
-        return self.information_ori(both[window]) - self.information_ori(b)
+    def bootstrap(self, rng, counts) -> np.ndarray:
+        """Rows of ``D_ori`` drawn with replacement, ``counts[c]`` of class ``c``.
+
+        A class that ``D_ori`` lacks is drawn from all of ``D_ori``; an int
+        ``counts`` draws that many rows from all of ``D_ori``.
+        """
+        if isinstance(counts, numbers.Integral):
+            return rng.integers(0, self.n_ori, counts)
+        parts = []
+        for c, m in enumerate(counts):
+            if m:
+                pool = self.rows_of_class[c]
+                parts.append(pool[rng.integers(0, len(pool), m)] if len(pool)
+                             else rng.integers(0, self.n_ori, m))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=int)
+
+    def class_counts(self, y) -> tuple:
+        return tuple(np.bincount(np.searchsorted(self.classes, y),
+                                 minlength=self.C).tolist())
+
+    def null_draw(self, counts, j) -> float:
+        """``H(D ∪ B_j)`` of bootstrap batch ``j`` with class counts ``counts``."""
+        rng = np.random.default_rng([self.seed, 2, *np.atleast_1d(counts), j])
+        return self.information_ori(self.bootstrap(rng, counts))
 
 
 class CostDuel:
     """Objective-related cost assessment: a duel with bootstrap batches.
 
     Paper §2.2, Eqs. (5)–(7): the generated batch, trimmed to the rows whose
-    cost under ``f`` lies in the window ``[F⁻¹(β), F⁻¹(β + 0.5)]`` of the
-    costs of the batch and a bootstrap batch ``B_t``, must bring more task
-    information than ``B_t`` itself by more than ``τ``.
+    cost under ``f`` is at most ``F⁻¹(β + 0.5)`` of the costs of the batch
+    and a bootstrap batch ``B_t`` of its classes, must bring more task
+    information than the average bootstrap batch of the same classes by
+    more than ``τ = c·std``.
 
     Parameters
     ----------
@@ -436,11 +462,12 @@ class CostDuel:
         place. It receives the rows as given (arrays or frames); encode
         categorical columns beforehand (:class:`~skteam.TrimQC` does).
     beta : float in (0, 0.5), default=0.25
-        Window start ``β``.
+        The trim drops generated rows with cost above ``F⁻¹(β + 0.5)``.
     c : float, default=1.0
-        ``τ = mean + c·std`` of the null ``Δ``.
+        ``τ = c·std`` of the bootstrap batches' information.
     n_null : int, default=1000
-        Null draws (paper: 1000); the most used when ``sequential=True``.
+        Bootstrap draws (paper: 1000); the most used when
+        ``sequential=True``.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the bootstrap batches and the null draws. An int
         makes every result reproducible (and shared through the cache);
@@ -498,11 +525,14 @@ class CostDuel:
         return _Duel(self.estimator, _estimator_token(self.estimator), self._seed(),
                      X_D, np.asarray(y_D), X_ori, np.asarray(y_ori), classes)
 
-    def null_distribution(self, X_D, y_D, X_ori, y_ori, n_batch, n_draws=None):
-        """The first ``n_draws`` null ``Δ`` draws for batches of ``n_batch`` rows.
+    def null_distribution(self, X_D, y_D, X_ori, y_ori, n_batch, n_draws=None, *,
+                          y_batch=None):
+        """``H(D ∪ B_j)`` of the first ``n_draws`` bootstrap batches ``B_j``.
 
-        Memoised per ``(D, D_ori, estimator, β, n_batch, seed)``; does not
-        depend on ``c``.
+        Memoised per ``(D, D_ori, estimator, batch classes, seed)``; does not
+        depend on ``c`` or ``β``. :meth:`evaluate` uses the draws with the
+        class counts of its trimmed batch; the batch's ``Δ`` is its ``H``
+        minus their mean.
 
         Parameters
         ----------
@@ -512,28 +542,37 @@ class CostDuel:
             The original data ``D_ori`` (bootstrap source, and the real rows
             on which ``H`` is measured).
         n_batch : int
-            Rows per bootstrap batch (the size of the generated batch).
+            Rows per bootstrap batch (the size of the trimmed batch).
         n_draws : int, default=None
             Number of null draws; None uses ``n_null``.
+        y_batch : array-like of shape (n_batch,), default=None
+            Labels of the generated batch: each bootstrap batch then holds
+            as many rows of each class, drawn from that class of ``D_ori``.
+            None draws ``n_batch`` rows from all of ``D_ori``.
 
         Returns
         -------
-        deltas : ndarray of shape (n_draws,)
+        information : ndarray of shape (n_draws,)
         """
         self._check()
         n_draws = self.n_null if n_draws is None else int(n_draws)
-        duel = self._duel(_as_data(X_D), y_D, _as_data(X_ori), y_ori)
+        y_batch = () if y_batch is None else np.asarray(y_batch)
+        if len(y_batch) and len(y_batch) != int(n_batch):
+            raise ValueError(f"y_batch has {len(y_batch)} labels for n_batch="
+                             f"{n_batch}.")
+        duel = self._duel(_as_data(X_D), y_D, _as_data(X_ori), y_ori, y_batch)
+        counts = duel.class_counts(y_batch) if len(y_batch) else int(n_batch)
         with threadpool_limits(limits=1, user_api="blas"):
             duel.prepare()
-            return self._null(duel, int(n_batch), n_draws)
+            return self._null(duel, counts, n_draws)
 
-    def _null(self, duel, n_b, n):
-        key = (duel.digest_D, duel.digest_ori, duel.token, float(self.beta), n_b,
-               duel.seed, N_FOLDS, PROB_SMOOTHING, tuple(duel.classes.tolist()))
+    def _null(self, duel, counts, n):
+        key = (duel.digest_D, duel.digest_ori, duel.token, counts, duel.seed, N_FOLDS,
+               PROB_SMOOTHING, tuple(duel.classes.tolist()))
         draws = _NULL_CACHE.get(key)
         have = 0 if draws is None else len(draws)
         if have < n:
-            extra = np.array([duel.null_draw(n_b, j, self.beta)
+            extra = np.array([duel.null_draw(counts, j)
                               for j in range(have, n)])
             draws = extra if draws is None else np.concatenate([draws, extra])
             _NULL_CACHE.put(key, draws)
@@ -553,7 +592,7 @@ class CostDuel:
         Returns
         -------
         result : CostResult
-            ``keep`` marks the generated rows inside the cost window when
+            ``keep`` marks the trimmed generated rows ``D̄_t`` when
             ``Δ > τ``.
         """
         self._check()
@@ -585,32 +624,29 @@ class CostDuel:
             # B_t: seeded by the batch itself, so it is reproducible and
             # independent of the order in which batches are evaluated
             tag = int(_digest(X_batch, y_batch, container=False)[:15], 16)
-            b = np.random.default_rng([duel.seed, 3, tag]).integers(0, duel.n_ori, n_b)
+            counts = duel.class_counts(y_batch)
+            b = duel.bootstrap(np.random.default_rng([duel.seed, 3, tag]), counts)
             costs = np.concatenate([duel.costs(X_batch, y_batch), duel.cost_ori[b]])
-            window = cost_window(costs, self.beta)
-            in_window = window[:n_b]
+            in_window = cost_window(costs, self.beta, lower=False)[:n_b]
             gen = np.flatnonzero(in_window)
-            boot = b[window[n_b:]]
-            X_add = _concat([_take(X_batch, gen), _take(X_ori, boot)])
-            y_add = np.concatenate([y_batch[gen], y_ori[boot]])
-            fold_add = np.concatenate([duel.folds_of(_take(X_batch, gen), y_batch[gen]),
-                                       duel.fold_ori[boot]])
-            delta = duel.information(X_add, y_add, fold_add) - duel.information_ori(b)
-            n, null = self._sequential(duel, n_b, delta)
+            X_add, y_add = _take(X_batch, gen), y_batch[gen]
+            info = duel.information(X_add, y_add, duel.folds_of(X_add, y_add))
+            n, null = self._sequential(duel, duel.class_counts(y_add), info)
         mean, std = float(null.mean()), float(null.std(ddof=1))
-        tau = mean + float(self.c) * std
+        delta, tau = info - mean, float(self.c) * std
         accepted = bool(delta > tau)
         verdict = (f"{'accepted' if accepted else 'rejected'}: Δ={delta:.4g} "
-                   f"{'>' if accepted else '≤'} τ={tau:.4g} ({n} null draws)")
+                   f"{'>' if accepted else '≤'} τ={tau:.4g} ({len(gen)} of {n_b} "
+                   f"rows trimmed in, {n} bootstrap draws)")
         return CostResult(in_window & accepted, float(delta), tau, mean, std, accepted,
                           in_window, n, verdict, costs=costs[:n_b])
 
-    def _sequential(self, duel, n_b, delta):
+    def _sequential(self, duel, counts, delta):
         n_max = int(self.n_null)
         n = min(n_max, SEQUENTIAL_START) if self.sequential else n_max
         c = float(self.c)
         while True:
-            null = self._null(duel, n_b, n)
+            null = self._null(duel, counts, n)
             if n >= n_max:
                 return n, null
             mean, std = null.mean(), null.std(ddof=1)

@@ -74,6 +74,15 @@ def test_window_keeps_ties_at_both_bounds():
     assert cost_window(skew, 0.25).tolist() == [True] * 6 + [False] * 2  # F⁻¹(.75) = 0
 
 
+def test_trim_without_the_lower_bound_keeps_every_row_up_to_the_upper_one():
+    costs = np.array([0.8, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    # F⁻¹(0.75) of 8 costs is the 6th smallest, 0.6
+    assert np.flatnonzero(cost_window(costs, 0.25, lower=False)).tolist() == [
+        1, 2, 3, 4, 5, 6]
+    assert (cost_window(costs, 0.25, lower=False)
+            >= cost_window(costs, 0.25)).all()
+
+
 def test_window_of_distinct_costs_holds_half_plus_one():
     costs = np.random.default_rng(0).permutation(20) / 20
     assert cost_window(costs, 0.25).sum() == 11
@@ -110,17 +119,17 @@ def test_only_generated_rows_in_the_window_are_kept():
     assert res.keep.shape == (10,) and res.in_window.shape == (10,)
     assert res.keep.tolist() == res.in_window.tolist()
     assert 0 < res.keep.sum() <= 10
-    assert res.tau == pytest.approx(res.null_mean)  # c = 0
+    assert res.tau == 0.0  # c = 0: better than the average bootstrap batch
+    assert res.delta > 0
 
 
-def test_null_is_centred_and_rarely_accepts_bootstrap_batches():
+def test_bootstrap_batches_posing_as_generated_are_rarely_accepted():
     rng = np.random.default_rng(0)
     X, y = make(rng, 40)
     duel = CostDuel(LogisticRegression(), c=1.0, n_null=200, random_state=0,
                     sequential=False)
     null = duel.null_distribution(X, y, X, y, 10)
-    assert null.shape == (200,)
-    assert abs(null.mean()) < null.std()
+    assert null.shape == (200,) and null.std() > 0
     accepted = 0
     for j in range(40):
         idx = np.random.default_rng(100 + j).integers(0, 40, 10)
@@ -140,18 +149,18 @@ def test_null_is_computed_once_for_every_c():
     first = CostDuel(CountingLR(), c=0.0, n_null=40, random_state=1,
                      sequential=False).evaluate(X, y, X, y, Xg, yg)
     fits_first = CountingLR.fits
-    # f on D, 2 folds × (D̄_t and B_t), 2 folds × 2 sets per null draw
-    assert fits_first == 1 + 4 + 4 * 40
+    # f on D, 2 folds for D̄_t, 2 folds per bootstrap draw
+    assert fits_first == 1 + 2 + 2 * 40
     results = []
     for c in (1.0, 2.0, 3.0):
         results.append(CostDuel(CountingLR(), c=c, n_null=40, random_state=1,
                                 sequential=False).evaluate(X, y, X, y, Xg, yg))
-    # each further c: only the 4 fits of the batch's own duel, no null, no f on D
-    assert CountingLR.fits == fits_first + 3 * 4
+    # each further c: only the 2 fits of the batch's own H, no null, no f on D
+    assert CountingLR.fits == fits_first + 3 * 2
     for c, res in zip((1.0, 2.0, 3.0), results):
         assert res.delta == first.delta
         assert res.null_mean == first.null_mean and res.null_std == first.null_std
-        assert res.tau == pytest.approx(first.null_mean + c * first.null_std)
+        assert res.tau == pytest.approx(c * first.null_std)
 
 
 def test_sequential_stops_early_on_clear_decisions_and_matches_exhaustive():
@@ -165,10 +174,14 @@ def test_sequential_stops_early_on_clear_decisions_and_matches_exhaustive():
     b = full.evaluate(X, y, X, y, Xg, 1 - yg)
     assert a.n_null_used == 100 and b.n_null_used == 400
     assert a.accepted == b.accepted is False
-    assert a.delta == b.delta
-    # the sequential draws are a prefix of the exhaustive ones
-    null = full.null_distribution(X, y, X, y, 10)
+    # the same H of the trimmed batch, measured against fewer draws
+    assert a.delta + a.null_mean == pytest.approx(b.delta + b.null_mean)
+    # the sequential draws are a prefix of the exhaustive ones, drawn with
+    # the class counts of the trimmed rows
+    trimmed = (1 - yg)[a.in_window]
+    null = full.null_distribution(X, y, X, y, len(trimmed), y_batch=trimmed)
     assert a.null_mean == pytest.approx(null[:100].mean())
+    assert b.null_mean == pytest.approx(null.mean())
 
 
 def test_reproducible_and_global_rng_untouched():
