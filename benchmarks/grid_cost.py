@@ -1,11 +1,17 @@
 """Cost of tuning the QC thresholds with GridSearchCV.
 
 Runs ``GridSearchCV(make_pipeline(TeamTrimSampler(random_state=0),
-LogisticRegression()), {"teamtrimsampler__cost_c": VALUES}, cv=3)`` on a
-COMPAS subsample, once with one value of ``cost_c`` and once with four, each
-in a fresh process, and reports the wall times and their ratio. Raw batches
-are shared between candidates (they do not depend on the QC thresholds) and
-so are the cost duel's null draws, so the ratio should stay near 1.
+LogisticRegression()), {"teamtrimsampler__cost_c": VALUES}, cv=3)`` (the
+sampler's defaults otherwise) on an imbalanced COMPAS subsample (``--train``
+rows, a fifth of them recidivists), once with one value of ``cost_c`` (0)
+and once with four (-0.5, 0, 0.5, 1), each in a fresh process, and reports
+the wall times and their ratio. Raw batches are shared between candidates
+(they do not depend on the QC thresholds) and so are the cost duel's
+bootstrap draws, so the ratio should stay near 1. After the timed search,
+each candidate resamples the whole subsample once more (from the cache) and
+the script reports how many distinct sets of generated rows the candidates
+return (``distinct_row_sets``): a threshold that changes nothing would give
+1.
 
 Writes ``benchmarks/results/grid_cost.csv``.
 
@@ -25,7 +31,7 @@ import pandas as pd
 RESULTS = Path(__file__).parent / "results"
 
 CHILD = r"""
-import json, sys, time, warnings
+import hashlib, json, sys, time, warnings
 import numpy as np
 from imblearn.pipeline import make_pipeline
 from sklearn.linear_model import LogisticRegression
@@ -35,16 +41,26 @@ from skteam import TeamTrimSampler
 from skteam.datasets import load_compas
 values, n, model = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 X, y = load_compas()
-idx = np.random.default_rng(0).permutation(len(X))[:n]
+rng = np.random.default_rng(0)
+n_min = n // 5  # an imbalanced subsample: n_min recidivists, the rest not
+idx = np.r_[rng.choice(np.flatnonzero(y == 1), n_min, replace=False),
+            rng.choice(np.flatnonzero(y == 0), n - n_min, replace=False)]
 X, y = X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True)
-pipe = make_pipeline(TeamTrimSampler(model=model, random_state=0, verbose=0,
-                                     on_shortfall="warn", max_batches=6),
-                     LogisticRegression(max_iter=1000))
+sampler = TeamTrimSampler(model=model, random_state=0, verbose=0)
+pipe = make_pipeline(sampler, LogisticRegression(max_iter=1000))
 start = time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     GridSearchCV(pipe, {"teamtrimsampler__cost_c": values}, cv=3).fit(X, y)
-print(json.dumps({"seconds": time.perf_counter() - start}))
+    seconds = time.perf_counter() - start
+    # not timed: the rows each candidate returns on the whole table
+    digests = []
+    for c in values:
+        Xr, _ = sampler.set_params(cost_c=c).fit_resample(X, y)
+        digests.append(hashlib.sha1(Xr[sampler.synthetic_mask_].to_csv(
+            index=False).encode()).hexdigest()[:12])
+print(json.dumps({"seconds": seconds, "digests": digests,
+                  "filled_share": sampler.generation_stats_.get("filled_share")}))
 """
 
 
@@ -54,13 +70,16 @@ def main(argv=None):
     p.add_argument("--model", default="embedded")
     args = p.parse_args(argv)
     rows = []
-    for values in ([1.0], [0.0, 1.0, 2.0, 3.0]):
+    for values in ([0.0], [-0.5, 0.0, 0.5, 1.0]):
         out = subprocess.run(
             [sys.executable, "-c", CHILD, json.dumps(values), str(args.train),
              args.model], capture_output=True, text=True, check=True)
-        seconds = json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
-        rows.append({"values": len(values), "seconds": round(seconds, 1),
-                     "train_rows": args.train, "model": args.model})
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append({"values": len(values), "seconds": round(res["seconds"], 1),
+                     "train_rows": args.train, "model": args.model,
+                     "cost_c": " ".join(map(str, values)),
+                     "distinct_row_sets": len(set(res["digests"])),
+                     "row_digests": " ".join(res["digests"])})
         print(rows[-1], flush=True)
     ratio = rows[1]["seconds"] / rows[0]["seconds"]
     print(f"four values / one value = {ratio:.2f}")
