@@ -24,6 +24,9 @@ space separated; any harness method is accepted):
   cap (``--max-batches-factor 3 --extra-batches 2``, the sampler's own
   default rule, unless ``--quick``);
 - ``skteam (default, no QC)``: the same with ``qc=()``;
+- ``--levers``: one variant of ``skteam (default)`` per lever (``LEVERS``:
+  ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1, the
+  label worker, temperature 0.5 and 1.1, 4 examples per prompt);
 - on request the harness's variants (``skteam``, ``skteam (no QC)``,
   ``skteam (target labels)``, ``--ablation`` ...), which use the label worker
   (or target labels) and ``on_shortfall="warn"``.
@@ -73,6 +76,19 @@ QUICK_METHODS = NO_LLM_METHODS + (DEFAULT_NO_QC, DEFAULT)
 QUICK_BATCHES = {"max_batches_factor": 1, "extra_batches": 1}
 FULL_BATCHES = {"max_batches_factor": 3, "extra_batches": 2}
 BASELINES = ("SMOTE", "D_ori")
+QC3 = ("sanity", "cost", "diversity")
+#: ``--levers``: one skteam (default) variant per lever of issue #20, each
+#: changing one parameter (name -> (qc, sampler options)).
+LEVERS = {
+    "skteam (copies=drop)": (QC3, {"copies": "drop"}),
+    "skteam (+curation)": (("sanity", "curation", "cost", "diversity"), {}),
+    "skteam (cost_c=-0.5)": (QC3, {"cost_c": -0.5}),
+    "skteam (cost_c=1)": (QC3, {"cost_c": 1.0}),
+    "skteam (label worker)": (QC3, {"labeling": "worker"}),
+    "skteam (T=0.5)": (QC3, {"temperature": 0.5}),
+    "skteam (T=1.1)": (QC3, {"temperature": 1.1}),
+    "skteam (4 examples)": (QC3, {"n_examples": 4}),
+}
 
 
 def register_methods() -> None:
@@ -80,8 +96,10 @@ def register_methods() -> None:
     H.register_method("ROS", before="SMOTE")
     defaults = {"labeling": "auto", "on_shortfall": "fill", "estimator": None}
     H.register_method(DEFAULT_NO_QC, qc=(), before="skteam (no QC)", **defaults)
-    H.register_method(DEFAULT, qc=("sanity", "cost", "diversity"),
-                      before="skteam (no QC)", **defaults)
+    H.register_method(DEFAULT, qc=QC3, before="skteam (no QC)", **defaults)
+    for name, (qc, options) in LEVERS.items():
+        H.register_method(name, qc=qc, before="skteam (no QC)",
+                          **{**defaults, **options})
 
 
 # -- training sets and cells -----------------------------------------------------
@@ -184,6 +202,9 @@ def parser():
     p.add_argument("--dry", action="store_true",
                    help="only the methods without an LLM ("
                         + ", ".join(NO_LLM_METHODS) + ")")
+    p.add_argument("--levers", action="store_true",
+                   help="also run one skteam (default) variant per lever: "
+                        + ", ".join(LEVERS))
     p.add_argument("--tie", type=float, default=0.0,
                    help="|AUC difference| at most this counts as a tie")
     p.add_argument("--name", default=None, help="output name (default: see above)")
@@ -198,6 +219,8 @@ def build(argv):
     args.methods = (split_names(args.methods, known, "method") if args.methods
                     else list(NO_LLM_METHODS if args.dry else
                               QUICK_METHODS if args.quick else METHODS))
+    if args.levers:
+        args.methods += [m for m in LEVERS if m not in args.methods]
     batches = QUICK_BATCHES if args.quick else FULL_BATCHES
     for k, v in batches.items():
         if getattr(args, k) is None:
