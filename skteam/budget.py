@@ -46,17 +46,20 @@ def fill_order(reserve) -> list:
     """The reserve ``(at, row, label, info)`` sorted for ``on_shortfall="fill"``.
 
     Best first: rows of batches that won the cost duel (``delta > tau``, so
-    only a later stage rejected them), then rows inside the cost window, then
+    only a later stage rejected them), then rows inside the cost trim, then
     by the batch's margin ``delta − tau`` and its diversity score
-    ``entropy_gain`` (higher first), then by generation order. A row whose
+    ``entropy_gain`` (higher first), then by the row's own cost
+    ``1 − p_f(y | x)`` (lower first), then by generation order. A row whose
     score is missing (the stage did not run) ranks after the scored ones.
     """
     def key(item):
         at, _, _, info = item
         margin = info["delta"] - info["tau"]
         gain = info["entropy_gain"]
+        cost = info.get("cost", np.nan)
         return (not margin > 0, info["in_window"] is not True,
                 -margin if np.isfinite(margin) else np.inf,
-                -gain if np.isfinite(gain) else np.inf, at)
+                -gain if np.isfinite(gain) else np.inf,
+                cost if np.isfinite(cost) else np.inf, at)
 
     return sorted(reserve, key=key)
