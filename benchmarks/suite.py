@@ -26,7 +26,8 @@ space separated; any harness method is accepted):
 - ``skteam (default, no QC)``: the same with ``qc=()``;
 - ``--levers``: one variant of ``skteam (default)`` per lever (``LEVERS``:
   ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1, the
-  label worker, temperature 0.5 and 1.1, 4 examples per prompt);
+  label worker, classifier labels, temperature 0.5 and 1.1, 4 examples per
+  prompt);
 - on request the harness's variants (``skteam``, ``skteam (no QC)``,
   ``skteam (target labels)``, ``--ablation`` ...), which use the label worker
   (or target labels) and ``on_shortfall="warn"``.
@@ -85,6 +86,7 @@ LEVERS = {
     "skteam (cost_c=-0.5)": (QC3, {"cost_c": -0.5}),
     "skteam (cost_c=1)": (QC3, {"cost_c": 1.0}),
     "skteam (label worker)": (QC3, {"labeling": "worker"}),
+    "skteam (classifier labels)": (QC3, {"labeling": "classifier"}),
     "skteam (T=0.5)": (QC3, {"temperature": 0.5}),
     "skteam (T=1.1)": (QC3, {"temperature": 1.1}),
     "skteam (4 examples)": (QC3, {"n_examples": 4}),

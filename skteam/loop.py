@@ -76,10 +76,12 @@ class TrimLoop:
     """
 
     def __init__(self, quotas, X, y, *, trim, batch_size, max_batches, chunks,
-                 on_shortfall, verbose=0):
+                 on_shortfall, verbose=0, relabel=None):
         self.quotas = dict(quotas)
         self.X, self.y = X, np.asarray(y)
         self.trim = trim
+        # labeling="classifier": rows -> labels, applied to every batch read
+        self.relabel = relabel
         self.batch_size = batch_size
         self.max_batches = max_batches
         self.chunks = chunks
@@ -190,13 +192,14 @@ class TrimLoop:
                       **{"class": batch.target})
         if n_gen == 0:
             return batch_record(None, **{**fields, "verdict": "empty batch"}), [], []
-        labels = list(batch.labels)
+        frame = restore_dtypes(pd.DataFrame(batch.rows, columns=self.X.columns),
+                               cur_X)
+        labels = (list(self.relabel(frame)) if self.relabel is not None
+                  else list(batch.labels))
         fields["relabelled"] = sum(lab != batch.target for lab in labels)
         keep = sane = np.ones(n_gen, dtype=bool)
         verdict = None
         if self.trim is not None:
-            frame = restore_dtypes(pd.DataFrame(batch.rows, columns=self.X.columns),
-                                   cur_X)
             verdict = self.trim.trim_batch(
                 frame, np.array(labels, dtype=cur_y.dtype), X_current=cur_X,
                 y_current=cur_y, target=batch.target)
@@ -289,6 +292,10 @@ class TrimLoop:
                 UserWarning, stacklevel=stacklevel,
             )
 
+    def labeling(self, generator) -> str:
+        """Who labelled the rows: ``"classifier"``, else the generator's labeling."""
+        return self.relabel.name if self.relabel is not None else generator.labeling
+
     def generation_stats(self, generator, seconds: float) -> dict:
         """``generation_stats_``: the LLM counters of this fit and per-cell figures.
 
@@ -313,7 +320,8 @@ class TrimLoop:
             "output_tokens_per_cell": (round(u["output_tokens"] / made, 3)
                                        if made else float("nan")),
             "batches": len(self.records), "cached_batches": self.cached,
-            "n_examples_used": generator.n_examples, "labeling": generator.labeling,
+            "n_examples_used": generator.n_examples,
+            "labeling": self.labeling(generator),
             "filled_rows": int(sum(self.filled.values())),
             "filled_share": self.filled_share(),
             "stopped_early": {_python(c): n for c, n in self.stopped.items()},
@@ -366,7 +374,8 @@ class TrimLoop:
 _CAUSES = {
     "none": "none",
     "parse_failures": "answers that could not be parsed",
-    "relabelled": "the label worker, which put them in another class",
+    "relabelled": "the labeller (label worker or classifier), which put them in "
+                  "another class",
     "dropped_sanity": "the sanity stage",
     "dropped_curation": "the curation stage",
     "dropped_cost": "the cost stage",

@@ -35,11 +35,11 @@ def provenance_frame(provenance: dict, rows: dict, X_train: pd.DataFrame, schema
         The training rows, text column names, schema order; generated rows
         follow them in the output.
     schema : Schema
-    labeling : {"worker", "target"}
+    labeling : {"worker", "target", "classifier"}
         Who labelled the rows: ``label_source`` is ``"target"`` for rows that
-        kept the class they were written for, ``"label worker"`` where the
-        label worker confirmed that class and ``"other"`` where it gave
-        another one.
+        kept the class they were written for, ``"label worker"`` (or
+        ``"classifier"``) where the label worker (the classifier) confirmed
+        that class and ``"other"`` where it gave another one.
 
     Returns
     -------
@@ -49,8 +49,9 @@ def provenance_frame(provenance: dict, rows: dict, X_train: pd.DataFrame, schema
     records, values = [], []
     for label, infos in provenance.items():
         for info, row in zip(infos, rows[label]):
+            labeller = "classifier" if labeling == "classifier" else "label worker"
             source = ("target" if labeling == "target" else
-                      "label worker" if label == info["target_class"] else "other")
+                      labeller if label == info["target_class"] else "other")
             records.append({**info, "label": label, "label_source": source})
             values.append(row)
     out = pd.DataFrame(records, columns=[c for c in PROVENANCE_COLUMNS

@@ -36,6 +36,7 @@ from .team import ExamplePool, TeamGenerator, make_plan
 from .team.bounds import log_bindings
 from .team.context import fit_examples
 from .team.generation import GenerationTuning
+from .team.labeler import ClassifierLabeler
 from .utils import derive_seed, resolve_seed, seed_estimator
 from .utils._docstring import QC_DOCSTRINGS, Substitution
 from .utils._frames import as_text_frame, restore_dtypes, to_array, training_schema
@@ -135,12 +136,15 @@ class TeamTrimSampler(BaseOverSampler):
         Real rows shown in each worker prompt (different for every row).
     temperature : float, default=0.8
         Sampling temperature of the workers.
-    labeling : {"auto", "worker", "target"}, default="auto"
+    labeling : {"auto", "worker", "target", "classifier"}, default="auto"
         Who labels a generated row. ``"worker"``: the label worker (T²'s
         Ψ_{K+1}) labels it, and a row labelled with another class than the
         one it was written for counts for that class if it still needs rows.
         ``"target"``: the row keeps the class it was written for (the
         workers were shown real rows of that class); no label-worker call.
+        ``"classifier"``: the rows are written for their class, then a clone
+        of ``estimator`` (the cost duel's model) fitted on the real rows
+        labels them, and a row put in another class counts for that class.
         ``"auto"``: ``"target"`` for the embedded model, which labels
         held-out real rows at about chance level
         (``benchmarks/label_worker.py``), ``"worker"`` for any other model.
@@ -234,7 +238,7 @@ class TeamTrimSampler(BaseOverSampler):
         "on_shortfall": [StrOptions({"fill", "raise", "warn"})],
         "n_examples": [Interval(numbers.Integral, 1, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
-        "labeling": [StrOptions({"auto", "worker", "target"})],
+        "labeling": [StrOptions({"auto", "worker", "target", "classifier"})],
         "cache_dir": [str, os.PathLike, None],
         "device": [str],
         "verbose": ["verbose"],
@@ -393,6 +397,7 @@ class TeamTrimSampler(BaseOverSampler):
         loop = TrimLoop(
             quotas, X_df, y, trim=trim, batch_size=self.batch_size,
             max_batches=budget, on_shortfall=self.on_shortfall, verbose=self.verbose,
+            relabel=self._relabel(X_df, y),
             chunks={c: max(1, min(rows_per_chunk // self.batch_size, budget[c]))
                     for c in quotas},
         )
@@ -403,7 +408,7 @@ class TeamTrimSampler(BaseOverSampler):
             raise
         loop.finish(self._record_fit(loop, generator, started))
         self.provenance_ = provenance_frame(loop.provenance, loop.accepted, X_df,
-                                            self.schema_, generator.labeling)
+                                            self.schema_, loop.labeling(generator))
         return self._resampled(X, X_df, y, loop.accepted, out_columns)
 
     def _labeling(self) -> str:
@@ -412,6 +417,14 @@ class TeamTrimSampler(BaseOverSampler):
             embedded = str(self.model).split("?")[0] == "embedded"
             return "target" if embedded else "worker"
         return self.labeling
+
+    def _relabel(self, X_df, y):
+        """``labeling="classifier"``: the estimator fitted on ``D_ori`` as labeller."""
+        if self.labeling != "classifier":
+            return None
+        estimator = (default_estimator() if self.estimator is None
+                     else self.estimator)
+        return ClassifierLabeler(estimator, self.schema_, X_df, y)
 
     def _validate_estimator(self, X_df, y, seed):
         """The fitted QC of this fit (None when ``qc=()``)."""
@@ -449,7 +462,9 @@ class TeamTrimSampler(BaseOverSampler):
     def _make_generator(self, backend, plan, X_df, y, quotas, constraints, seed):
         """The team that writes the batches, its prompts fitted to the context."""
         pool = ExamplePool(self.schema_, X_df, y)
-        labeling = self._labeling()
+        # a classifier relabels the rows after generation: they are written
+        # for their class, as with target labels, and share that stream
+        labeling = "target" if self.labeling == "classifier" else self._labeling()
         # Every prompt must fit the model's context: checked before generating
         # (no label worker prompt when rows keep their class).
         n_label = LABEL_EXAMPLES if labeling == "worker" else 0

@@ -199,6 +199,26 @@ def test_labeling_target_keeps_the_requested_class_without_a_label_call():
             < worker.generation_stats_["llm_calls"])
 
 
+def test_labeling_classifier_relabels_the_target_stream():
+    from skteam.cache import clear_streams
+
+    clear_streams()
+    X, y = small_frame()
+    target = TeamTrimSampler(**FAST, qc=(), labeling="target")
+    clf = TeamTrimSampler(**FAST, qc=(), labeling="classifier")
+    target.fit_resample(X, y)
+    Xc, yc = clf.fit_resample(X, y)
+    assert Counter(yc) == Counter({0: 30, 1: 30})
+    assert clf.generation_stats_["labeling"] == "classifier"
+    # the rows "target" wrote are read back from the shared stream
+    assert clf.generation_stats_["cached_batches"] > 0
+    # the classifier (logistic regression on 40 rows) disagrees with some
+    # of the classes the rows were written for, and says so in the report
+    assert clf.qc_report_["relabelled"].sum() > 0
+    sources = set(clf.provenance_["label_source"])
+    assert sources <= {"classifier", "other"} and "classifier" in sources
+
+
 def test_labeling_is_validated():
     X, y = small_frame()
     with pytest.raises(ValueError, match="labeling"):

@@ -136,3 +136,57 @@ def _label_examples(pool, rng, k, names, rows, how):
         return rng.permutation(picked)[:k]
     raise ValueError(f"example_choice={how!r}; use 'balanced', 'nearest' or "
                      "'nearest_per_class'.")
+
+
+class ClassifierLabeler:
+    """Labels generated rows with a classifier fitted on the real rows.
+
+    ``labeling="classifier"``: the workers write rows for a class, and a
+    clone of the downstream estimator, fitted once on ``D_ori`` (numeric
+    columns standardised, categorical columns one-hot, as the cost duel sees
+    them), decides each row's label: the class whose probability is highest
+    relative to its share of ``D_ori`` (``argmax_c p(c | x) / π_c``). Plain
+    ``argmax p(c | x)`` would put almost every row in the majority class on
+    the imbalanced tables the sampler is for. A row it puts in another class
+    counts for that class's quota, as with the label worker.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Cloned, never fitted in place.
+    schema : Schema
+    X : DataFrame of shape (n_rows, n_features)
+        ``D_ori`` in the schema's column order.
+    y : array-like of shape (n_rows,)
+
+    Attributes
+    ----------
+    model_ : Pipeline
+        The encoder and the fitted clone; None when ``D_ori`` has one class
+        (every row then gets that class).
+    priors_ : ndarray
+        The share of each class (``classes_``) in ``D_ori``.
+    """
+
+    name = "classifier"
+
+    def __init__(self, estimator, schema: Schema, X, y):
+        from sklearn.base import clone
+        from sklearn.pipeline import make_pipeline
+
+        from ..qc._encoding import make_encoder
+
+        y = np.asarray(y)
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.priors_ = counts / counts.sum()
+        self.model_ = None
+        if len(self.classes_) > 1:
+            self.model_ = make_pipeline(make_encoder(schema),
+                                        clone(estimator)).fit(X, y)
+
+    def __call__(self, X) -> np.ndarray:
+        """The label of each row of ``X`` (a frame in the schema's column order)."""
+        if self.model_ is None:
+            return np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
+        proba = self.model_.predict_proba(X)
+        return self.classes_[np.argmax(proba / self.priors_, axis=1)]

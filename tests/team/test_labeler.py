@@ -46,3 +46,24 @@ def test_unknown_choice_is_refused(pool):
     pool, _, _ = pool
     with pytest.raises(ValueError, match="example_choice='knn'"):
         _label_examples(pool, np.random.default_rng(0), 3, ["x"], [{"x": 1}], "knn")
+
+
+# -- labeling="classifier" ------------------------------------------------------
+
+
+def test_classifier_labeler_follows_the_real_rows():
+    from sklearn.linear_model import LogisticRegression
+
+    from skteam.schema import Schema
+    from skteam.team.labeler import ClassifierLabeler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60),
+                      "c": rng.choice(["u", "v"], size=60)})
+    y = np.where(X["a"] > 0, "pos", "neg")
+    labeler = ClassifierLabeler(LogisticRegression(), Schema.infer(X, y), X, y)
+    new = pd.DataFrame({"a": [3.0, -3.0], "c": ["u", "v"]})
+    assert labeler(new).tolist() == ["pos", "neg"]
+    one = ClassifierLabeler(LogisticRegression(), Schema.infer(X, y), X,
+                            np.full(60, "neg"))
+    assert one(new).tolist() == ["neg", "neg"]
