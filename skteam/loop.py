@@ -336,8 +336,8 @@ class TrimLoop:
 
     def _shortfall_message(self, short, report) -> str:
         fill = self.on_shortfall == "fill"
-        # under "fill", rows rejected by the cost or diversity stage were used
-        # already, so what is missing was lost before them
+        # under "fill", rows rejected by the curation, cost or diversity stage
+        # were used already, so what is missing was lost before them
         causes = LOSS_COLUMNS[:3] if fill else LOSS_COLUMNS
         parts = []
         for c, missing in short.items():
@@ -346,10 +346,12 @@ class TrimLoop:
                      else "none")
             detail = ", ".join(f"{int(totals[k])} {_LOSSES[k]}" for k in LOSS_COLUMNS
                                if totals[k] > 0)
+            cause = _CAUSES[worst].format(labeller="classifier" if self.relabel
+                                          else "label worker")
             parts.append(
                 f"class {_python(c)!r} got {self.quotas[c] - missing} of "
                 f"{self.quotas[c]} rows after {totals['batches']} batches (most "
-                f"rows lost to: {_CAUSES[worst]}; {totals['requested']} rows "
+                f"rows lost to: {cause}; {totals['requested']} rows "
                 "generated for it" + (f": {detail}" if detail else "") + ")"
                 + self._stop_note(c)
             )
@@ -358,8 +360,8 @@ class TrimLoop:
                 + ". Raise max_batches, relax the QC (lower cost_c or "
                 "diversity_threshold, or drop stages with qc=...), or pass "
                 "on_shortfall='warn' to return fewer rows. See qc_report_."
-                + (" Rows rejected by the cost or diversity stage were used "
-                   "as well (on_shortfall='fill')." if fill else ""))
+                + (" Rows rejected by the curation, cost or diversity stage were "
+                   "used as well (on_shortfall='fill')." if fill else ""))
 
     def _stop_note(self, c) -> str:
         if c not in self.stopped:
@@ -374,8 +376,7 @@ class TrimLoop:
 _CAUSES = {
     "none": "none",
     "parse_failures": "answers that could not be parsed",
-    "relabelled": "the labeller (label worker or classifier), which put them in "
-                  "another class",
+    "relabelled": "the {labeller}, which put them in another class",
     "dropped_sanity": "the sanity stage",
     "dropped_curation": "the curation stage",
     "dropped_cost": "the cost stage",

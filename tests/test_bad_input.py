@@ -245,7 +245,8 @@ CASES = [
     ("diversity_threshold=1.5", frame, {"diversity_threshold": 1.5},
      (ValueError, r"'diversity_threshold'")),
     ("qc=('foo',)", frame, {"qc": ("foo",)},
-     (ValueError, r"unknown stages \['foo'\].*\('sanity', 'cost', 'diversity'\)")),
+     (ValueError, r"unknown stages \['foo'\].*\('sanity', 'curation', 'cost', "
+                 r"'diversity'\)")),
     ("qc='sanity'", frame, {"qc": "sanity"}, (ValueError, r"'qc' parameter")),
     ("max_batches=0", frame, {"max_batches": 0}, (ValueError, r"'max_batches'")),
     ("n_examples=0", frame, {"n_examples": 0}, (ValueError, r"'n_examples'")),
@@ -474,7 +475,7 @@ SLOW_IDS = {"nan-in-X", "single-class", "one-row-class", "string-labels",
 def test_bad_input_with_embedded_model(embedded_backend, make, params, expected):
     X, y = make()
     X0, y0 = _snapshot(X), _snapshot(y)
-    params = {**FAST, **params, "model": "embedded"}
+    params = {**FAST, "model": "embedded", **params}  # a case may name its model
     if expected in (OK, "sane"):
         # tiny quotas keep the real model's run short
         counts = Counter(_labels(y))

@@ -47,11 +47,14 @@ def test_batch_record_without_and_with_a_verdict():
 def test_class_totals_sum_one_class_only():
     report = pd.DataFrame([
         {"class": 1, "n_generated": 9, "parse_failures": 1, "relabelled": 0,
-         "dropped_sanity": 2, "dropped_cost": 7, "dropped_diversity": 0, "kept": 0},
+         "dropped_sanity": 2, "dropped_curation": 0, "dropped_cost": 7,
+         "dropped_diversity": 0, "kept": 0},
         {"class": 0, "n_generated": 10, "parse_failures": 0, "relabelled": 3,
-         "dropped_sanity": 0, "dropped_cost": 0, "dropped_diversity": 5, "kept": 2},
+         "dropped_sanity": 0, "dropped_curation": 0, "dropped_cost": 0,
+         "dropped_diversity": 5, "kept": 2},
         {"class": 1, "n_generated": 10, "parse_failures": 0, "relabelled": 1,
-         "dropped_sanity": 0, "dropped_cost": 0, "dropped_diversity": 0, "kept": 9},
+         "dropped_sanity": 0, "dropped_curation": 0, "dropped_cost": 0,
+         "dropped_diversity": 0, "kept": 9},
     ])
     t = class_totals(report, 1)
     assert (t["batches"], t["requested"], t["dropped_sanity"], t["kept"]) == (
