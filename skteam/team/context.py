@@ -22,7 +22,7 @@ from . import prompts
 from .examples import ExamplePool
 from .labeler import class_texts
 from .plan import Plan
-from .workers import max_tokens_for
+from .workers import MAX_UPSTREAM_FEATURES, max_tokens_for, shown_upstream
 
 # Tokens kept free for what per-line token counts can miss (merges across
 # line breaks, a template's closing tokens).
@@ -141,7 +141,9 @@ def _fit_one(what, base, lines, budget, wanted, context, schema, count, backend)
 
 def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets,
                  *, n_examples: int, n_label_examples: int,
-                 rows_per_prompt: int) -> ContextFit:
+                 rows_per_prompt: int,
+                 max_upstream_features: int | None = MAX_UPSTREAM_FEATURES
+                 ) -> ContextFit:
     """Numbers of example rows per prompt that keep every prompt in context.
 
     Parameters
@@ -159,6 +161,10 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
         (``labeling="target"``), so none is checked.
     rows_per_prompt : int
         The most rows one prompt answers.
+    max_upstream_features : int or None, default=MAX_UPSTREAM_FEATURES
+        The most columns of ancestor roles a worker prompt shows
+        (:func:`~skteam.team.workers.shown_upstream`), as the workers are
+        given it.
 
     Returns
     -------
@@ -178,7 +184,7 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
     k_work, longest = n_examples, 0
     for role in plan.roles:
         specs = [schema[f] for f in role.features]
-        parents = plan.upstream_features(role.name)
+        parents = shown_upstream(plan, role.name, max_upstream_features)
         parent_specs = [schema[f] for f in parents]
         answer = max_tokens_for(specs, count)
         if parent_specs:

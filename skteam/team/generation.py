@@ -20,13 +20,14 @@ from ..cache import RawBatch, fingerprint
 from ..llm.base import Usage
 from .bounds import binding_texts
 from .labeler import label_rows
-from .workers import generate_features
+from .workers import MAX_UPSTREAM_FEATURES, generate_features
 
 logger = logging.getLogger("skteam")
 
 # Part of every stream key: raise it when a prompt text changes, so that
 # batches cached on disk under the old prompts are not read back.
-PROMPT_VERSION = 1
+# 2: a worker prompt shows its role's and its (nearest) ancestors' columns only.
+PROMPT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class TeamGenerator:
         grammar.
     tuning : GenerationTuning, default=None
         ``None`` means ``GenerationTuning()``.
+    max_upstream_features : int or None, default=MAX_UPSTREAM_FEATURES
+        The most columns of ancestor roles one worker prompt shows
+        (:func:`~skteam.team.workers.shown_upstream`); ``None``: all of them.
 
     Attributes
     ----------
@@ -94,12 +98,13 @@ class TeamGenerator:
 
     def __init__(self, backend, schema, plan, pool, *, batch_size, seed, n_examples,
                  n_label_examples, labeling, temperature, constraints=(),
-                 tuning=None):
+                 tuning=None, max_upstream_features=MAX_UPSTREAM_FEATURES):
         self.backend, self.schema, self.plan, self.pool = backend, schema, plan, pool
         self.batch_size, self.seed, self.temperature = batch_size, seed, temperature
         self.n_examples, self.n_label_examples = n_examples, n_label_examples
         self.labeling, self.constraints = labeling, constraints
         self.tuning = tuning if tuning is not None else GenerationTuning()
+        self.max_upstream_features = max_upstream_features
         self.usage = Usage()
         self.rows_generated = 0
         self._class_index = {c: i for i, c in enumerate(schema.classes)}
@@ -136,6 +141,8 @@ class TeamGenerator:
             *([used] if used != list(n_examples) else []),
             *([self.labeling] if self.labeling != "worker" else []),
             *([{"bounding_constraints": binding}] if binding else []),
+            *([{"max_upstream_features": self.max_upstream_features}]
+              if self.max_upstream_features != MAX_UPSTREAM_FEATURES else []),
         )
 
     def rows_per_prompt(self, n_batches: int) -> int:
@@ -197,7 +204,7 @@ class TeamGenerator:
             self.backend, self.schema, self.plan, self.pool, [target] * len(keys),
             keys, rows_per_prompt=k, n_examples=self.n_examples,
             temperature=self.temperature, constraints=self.constraints,
-            usage=usage, shown=shown,
+            usage=usage, shown=shown, max_upstream_features=self.max_upstream_features,
         )
         usage.add(parse_failures=failures)
         if conflicts:

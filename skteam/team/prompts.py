@@ -108,9 +108,12 @@ def manager_prompt(schema: Schema, example_rows: Sequence[str], max_roles: int):
 
 
 # -- role workers (paper Figs. 7 and 8) -----------------------------------------
-# The shared part (system text, dataset, every feature's meaning) comes first
-# and the role- and row-specific part last, so the rows and roles of a batch
-# share one prompt prefix whose attention state is computed once.
+# A worker sees its parents only: its prompt describes the columns of its
+# ancestor roles that it is shown, then its own, and no other column of the
+# table. The shared part (system text, dataset, the parents' meanings) comes
+# first and the role- and row-specific part last, so the prompts of a role,
+# and of roles with the same parents, share one prompt prefix whose attention
+# state is computed once.
 WORKER_SYSTEM = (
     "You are a worker in a data generation team. Each worker has a role and "
     "writes realistic, diverse values for its features, consistent with the "
@@ -130,12 +133,18 @@ def worker_user(
 ) -> str:
     """User text of a worker prompt for ``n_rows`` new rows.
 
-    ``examples`` holds ``(parent_cells, role_cells)`` lines of real rows of
-    the target class.
+    The prompt names the features of ``parent_specs`` and ``role_specs``
+    only, in that order; ``examples`` holds ``(parent_cells, role_cells)``
+    lines of real rows of the target class.
     """
     target = _one_line(schema.target)
     cls = _one_line(target_class)
-    lines = _table_header(schema)
+    lines = []
+    ctx = _context(schema)
+    if ctx:
+        lines.append(ctx)
+    lines.append("Features and their meanings:")
+    lines.extend(describe_feature(s) for s in [*parent_specs, *role_specs])
     yours = ", ".join(_name(s.name) for s in role_specs)
     records = "one new record" if n_rows == 1 else f"{n_rows} new records"
     lines.append(

@@ -15,6 +15,57 @@ from .bounds import bounding_constraints, cell_bounds
 from .examples import ExamplePool
 from .plan import Plan
 
+#: The most columns of ancestor roles a worker prompt shows. A worker sees
+#: its own role's columns and those of its ancestor roles, nearest roles
+#: first, up to this many: with it, a prompt's length is bounded whatever the
+#: width of the table or the depth of the plan, so the time per generated row
+#: grows linearly with the number of features (benchmarks/README.md, scaling).
+MAX_UPSTREAM_FEATURES = 24
+
+
+def shown_upstream(plan: Plan, role_name: str,
+                   max_features: int | None = MAX_UPSTREAM_FEATURES) -> list:
+    """The columns of ancestor roles that the worker of ``role_name`` sees.
+
+    Every column of every ancestor role (:meth:`Plan.ancestors`) when they
+    number at most ``max_features``; else the columns of the nearest
+    ancestors: roles ranked by their distance to ``role_name`` in the DAG
+    (parents, then grandparents, ...), ties in plan order, columns taken in
+    that order until ``max_features`` are taken.
+
+    Parameters
+    ----------
+    plan : Plan
+        The roles and their precedence edges.
+    role_name : str
+        The role whose worker prompt is built.
+    max_features : int or None, default=MAX_UPSTREAM_FEATURES
+        The most ancestor columns shown; ``None`` shows them all.
+
+    Returns
+    -------
+    names : list of str
+        Feature names, in plan order (the order the prompt shows them in).
+    """
+    upstream = plan.upstream_features(role_name)
+    if max_features is None or len(upstream) <= max_features:
+        return upstream
+    # breadth-first over parent edges: the distance of every ancestor
+    distance, frontier, d = {}, [role_name], 0
+    while frontier:
+        d += 1
+        nxt = []
+        for name in frontier:
+            for parent in plan.parents(name):
+                if parent not in distance:
+                    distance[parent] = d
+                    nxt.append(parent)
+        frontier = nxt
+    position = {r.name: i for i, r in enumerate(plan.roles)}
+    ranked = sorted(distance, key=lambda r: (distance[r], position[r]))
+    taken = set([f for r in ranked for f in plan.role(r).features][:max_features])
+    return [f for f in upstream if f in taken]
+
 
 def max_tokens_for(specs, tokenizer_count) -> int:
     """Upper bound of the tokens one line of ``specs`` can take."""
@@ -42,6 +93,7 @@ def generate_features(
     constraints=(),
     usage=None,
     shown=None,
+    max_upstream_features: int | None = MAX_UPSTREAM_FEATURES,
 ):
     """Generate the feature values of ``len(targets) * rows_per_prompt`` rows.
 
@@ -54,6 +106,11 @@ def generate_features(
     the row's parent values, forced by the grammar, followed by the role's
     cells. Roles run level by level; every prompt of a level shares one
     batched call.
+
+    A worker sees its parents only: its prompt describes, and its example
+    rows and answer lines show, the role's own columns and those of its
+    ancestor roles (:func:`shown_upstream`: the nearest ones, up to
+    ``max_upstream_features`` columns), never the rest of the table.
 
     ``constraints`` (parsed :class:`~skteam.constraints.Constraint` objects)
     narrow the grammar's range of a cell row by row where the parent values
@@ -93,6 +150,9 @@ def generate_features(
     shown : list of set, default=None
         One set per row; receives the positions (in the pool) of the real
         rows shown to that row's role workers.
+    max_upstream_features : int or None, default=MAX_UPSTREAM_FEATURES
+        The most columns of ancestor roles one prompt shows
+        (:func:`shown_upstream`); ``None`` shows every ancestor column.
 
     Returns
     -------
@@ -115,6 +175,8 @@ def generate_features(
     binding = {r.name: bounding_constraints(
         constraints, [schema[f] for f in r.features], plan.upstream_features(r.name))
         for r in plan.roles} if constraints else {}
+    parents_of = {r.name: shown_upstream(plan, r.name, max_upstream_features)
+                  for r in plan.roles}
     conflicts = 0
     for level in plan.levels():
         jobs = []
@@ -125,7 +187,7 @@ def generate_features(
             for role_name in level:
                 role = plan.role(role_name)
                 specs = [schema[f] for f in role.features]
-                parent_names = plan.upstream_features(role_name)
+                parent_names = parents_of[role_name]
                 parent_specs = [schema[f] for f in parent_names]
                 rng = derive_rng(*key, role_index[role_name], 1)
                 if parent_names:  # real rows whose parent values are closest

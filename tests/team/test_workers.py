@@ -1,0 +1,165 @@
+"""Role workers see their parents only (grammar-only double; labelled test double).
+
+The model is not the subject of most tests here: ``uniform_backend`` (the
+grammar-only test double) answers every prompt with valid random rows, and
+``Recorder`` keeps each prompt it was sent, so what a worker is shown can be
+read off the prompts themselves. The last test runs the real bundled model.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skteam import Schema, TeamTrimSampler
+from skteam.team import ExamplePool, load_plan
+from skteam.team.workers import generate_features, shown_upstream
+
+# column names that no prompt text holds by chance
+COLUMNS = {"Base": ["qa_len", "qa_wid"], "Mid": ["qb_cnt"],
+           "Side": ["qc_val", "qc_alt"], "Top": ["qd_sum", "qd_dif"],
+           "Alone": ["qe_one"]}
+# Base -> Mid -> Top <- Side; Alone is nobody's parent or child
+PLAN = {"roles": [{"name": n, "features": f} for n, f in COLUMNS.items()],
+        "edges": [["Base", "Mid"], ["Mid", "Top"], ["Side", "Top"]]}
+ANCESTORS = {"Base": [], "Mid": ["Base"], "Side": [], "Top": ["Base", "Mid", "Side"],
+             "Alone": []}
+ALL = [c for cols in COLUMNS.values() for c in cols]
+
+
+class Recorder:
+    """Test double: ``test::uniform`` that keeps every prompt it is sent."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.sent = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def generate(self, prompts_, grammars, **kw):
+        self.sent.extend(prompts_)
+        return self.inner.generate(prompts_, grammars, **kw)
+
+
+def _table(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({c: np.round(rng.normal(10, 3, n), 1) for c in ALL})
+    y = np.array([0] * (n - 8) + [1] * 8)
+    return X, y
+
+
+def _named(prompt):
+    """The columns a worker prompt names anywhere in its text."""
+    return {c for c in ALL if re.search(rf"\b{c}\b", prompt)}
+
+
+def _role_of(prompt):
+    return re.search(r"You are the (\w+)\. Task", prompt).group(1)
+
+
+def test_worker_prompt_shows_its_role_and_its_ancestors_only(uniform_backend):
+    X, y = _table()
+    schema = Schema.infer(X, y)
+    plan = load_plan(PLAN, schema)
+    backend = Recorder(uniform_backend)
+    values, failures, _ = generate_features(
+        backend, schema, plan, ExamplePool(schema, X, y), [1, 1], [(0, 1), (0, 2)],
+        rows_per_prompt=2, n_examples=3)
+    assert failures == 0 and all(set(v) == set(ALL) for v in values)
+    seen = set()
+    for prompt in backend.sent:
+        role = _role_of(prompt)
+        seen.add(role)
+        expected = set(COLUMNS[role]) | {c for a in ANCESTORS[role] for c in COLUMNS[a]}
+        assert _named(prompt) == expected, role
+        # the feature list describes exactly those columns
+        listed = re.findall(r"^- (\w+) \(", prompt, flags=re.M)
+        assert sorted(listed) == sorted(expected)
+        # every example row has one cell per shown column
+        header = re.search(r"^Real records with .*\((.*)\):$", prompt, flags=re.M)
+        rows = prompt[header.end():].split("\n")[1:4]
+        assert all(len(re.split(r",| -> ", r)) == len(expected) for r in rows)
+    assert seen == set(COLUMNS)
+
+
+def test_shown_upstream_is_every_ancestor_column_in_plan_order():
+    schema = Schema.infer(*_table())
+    plan = load_plan(PLAN, schema)
+    for role, ancestors in ANCESTORS.items():
+        want = [c for r in COLUMNS if r in ancestors for c in COLUMNS[r]]
+        assert shown_upstream(plan, role) == want
+        assert shown_upstream(plan, role, None) == want
+
+
+def test_a_deep_plan_shows_the_nearest_ancestors_up_to_the_cap():
+    cols = [f"f{i}" for i in range(12)]
+    X = pd.DataFrame({c: np.arange(10.0) for c in cols})
+    schema = Schema.infer(X, np.array([0, 1] * 5))
+    # a chain of six roles of two columns; R5 also has R0 as a parent
+    roles = [{"name": f"R{i}", "features": cols[2 * i:2 * i + 2]} for i in range(6)]
+    edges = [[f"R{i}", f"R{i + 1}"] for i in range(5)] + [["R0", "R5"]]
+    plan = load_plan({"roles": roles, "edges": edges}, schema)
+    assert shown_upstream(plan, "R5", None) == cols[:10]
+    # parents R0 and R4 (distance 1) first, then R3 (distance 2)
+    assert shown_upstream(plan, "R5", 4) == ["f0", "f1", "f8", "f9"]
+    assert shown_upstream(plan, "R5", 5) == ["f0", "f1", "f6", "f8", "f9"]
+    assert shown_upstream(plan, "R2", 1) == ["f2"]
+    assert shown_upstream(plan, "R5", 0) == []
+
+
+def test_capped_prompts_and_answers_stay_consistent(uniform_backend):
+    """The forced start of an answer line holds exactly the columns shown."""
+    X, y = _table()
+    schema = Schema.infer(X, y)
+    plan = load_plan(PLAN, schema)
+    backend = Recorder(uniform_backend)
+    values, failures, _ = generate_features(
+        backend, schema, plan, ExamplePool(schema, X, y), [1], [(0, 1)],
+        rows_per_prompt=2, n_examples=2, max_upstream_features=1)
+    assert failures == 0 and all(set(v) == set(ALL) for v in values)
+    top = next(p for p in backend.sent if _role_of(p) == "Top")
+    # Top's parents Mid and Side are nearest; one column of the first (Mid)
+    assert _named(top) == {"qb_cnt", "qd_sum", "qd_dif"}
+
+
+def test_rows_depend_on_prompt_grammar_and_seed_only(uniform_backend):
+    X, y = _table()
+    schema = Schema.infer(X, y)
+    plan = load_plan(PLAN, schema)
+    pool = ExamplePool(schema, X, y)
+
+    def run(keys):
+        return generate_features(uniform_backend, schema, plan, pool, [1] * len(keys),
+                                 keys, rows_per_prompt=2, n_examples=3)[0]
+
+    one = run([(5, 1), (5, 2)])
+    again = run([(5, 2), (5, 1), (5, 3)])  # other groups alongside, other order
+    assert one[:2] == again[2:4] and one[2:] == again[:2]
+    assert run([(6, 1)]) != one[:2]
+
+
+@pytest.mark.slow
+def test_real_model_returns_rows_of_a_40_column_table(embedded_backend):
+    """The default plan of a 40-column table is split into roles, and the
+    bundled model writes its rows; no prompt shows the whole table."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({f"m{i}": np.round(rng.normal(50, 10, 30), 1) for i in range(40)})
+    y = np.array([0] * 24 + [1] * 6)
+    backend = Recorder(embedded_backend)
+    sampler = TeamTrimSampler(model=backend, qc=(), sampling_strategy={1: 3},
+                              batch_size=3, max_batches=1, random_state=0, verbose=0,
+                              labeling="target")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no example was dropped
+        Xr, yr = sampler.fit_resample(X, y)
+    roles = sampler.plan_["roles"]
+    assert len(roles) >= 2 and max(len(r["features"]) for r in roles) < 40
+    new = Xr[sampler.synthetic_mask_]
+    assert len(new) == 3 and (yr[sampler.synthetic_mask_] == 1).all()
+    assert new.notna().all().all()
+    workers = [p for p in backend.sent if "Task: write the values" in p]
+    assert workers and all(
+        len(re.findall(r"^- m\d+ \(", p, flags=re.M)) < 40 for p in workers)
