@@ -3,13 +3,18 @@
 Synthetic tables from ``sklearn.datasets.make_classification`` (200
 training rows, class weights decreasing 2:1:…, every fourth column binned
 into three categories ``low``/``mid``/``high``, numbers rounded to 2
-decimals) are over-sampled by ``TeamTrimSampler(qc=())`` with a fixed plan
-(``min(4, ceil(features / 5))`` roles of consecutive columns, chained: role
-``i`` is a parent of role ``i + 1``), so only generation is timed. Three
-one-factor sweeps around (20 rows, 10 features, 2 classes):
+decimals) are over-sampled by ``TeamTrimSampler(qc=())`` with a plan fixed
+before the fit, so only generation is timed: ``--plan data`` (default) the
+data-aware plan skteam uses for a wide table
+(:func:`skteam.team.data_plan.data_plan`: at most 8 features per role,
+edges from feature association), given to the sampler as a user plan so the
+task manager's call is not timed; ``--plan chain`` the plan of the earlier
+runs (``min(4, ceil(features / 5))`` roles of consecutive columns, chained:
+role ``i`` is a parent of role ``i + 1``). Three one-factor sweeps around
+(20 rows, 10 features, 2 classes):
 
 - rows requested: ``--rows`` (20 40 80);
-- features: ``--features`` (5 10 20 40 60);
+- features: ``--features`` (5 10 20 40 80 120);
 - classes: ``--classes`` (2 3 5).
 
 Rows are spread evenly over the classes. The sampler generates whole chunks
@@ -30,13 +35,28 @@ fewer examples with a warning, or a failure inside generation. Those runs
 stop at the first ``generate`` call (a backend proxy raises there), so
 nothing is generated.
 
+Tokens per generated row (``--tokens``, no model weights): the
+grammar-only test double ``test::uniform`` (the bundled model's tokenizer)
+stands in for the model while :class:`~skteam.team.generation.TeamGenerator`
+writes 60 rows of the minority class (default tuning, 8 examples, no label
+worker) of COMPAS (200 rows; its fixed three-role chain of
+``benchmarks/perf.py`` and its data-aware plan) and of wide numeric tables
+(30 rows, 6 minority, 80 and 120 columns; data-aware plans). Per generated
+row: the tokens of every worker prompt, the prompt tokens the backend
+computes (a call's shared prefix once), and the answer tokens (sampled and
+forced). Only the prompts matter, so the counts are those of the real model;
+run it with the code before a change on ``PYTHONPATH`` to compare
+(``--tokens-label``).
+
 Writes ``benchmarks/results/scaling.csv`` (one row per run, rewritten after
 each; ``sweep`` says which; the base point is measured once and listed in
-every sweep), ``scaling_context.csv`` and ``scaling.png``.
+every sweep), ``scaling_context.csv``, ``scaling.png`` and, with
+``--tokens``, ``scaling_tokens.csv`` (rows added under their label).
 
 Usage: ``python benchmarks/scaling.py [--rows 20 40 80] [--features 5 10 20
-40 60] [--classes 2 3 5] [--max-features 400] [--model embedded] [--seed 0]
-[--threads N] [--quick]``
+40 80 120] [--classes 2 3 5] [--plan data] [--max-features 400] [--model
+embedded] [--seed 0] [--threads N] [--quick] [--tokens [--tokens-label
+after]]``
 """
 
 from __future__ import annotations
@@ -60,9 +80,17 @@ from skteam import TeamTrimSampler  # noqa: E402
 from skteam.llm import get_backend  # noqa: E402
 from skteam.schema import Schema  # noqa: E402
 from skteam.team import ExamplePool, load_plan, prompts  # noqa: E402
-from skteam.team.generation import GenerationTuning  # noqa: E402
+from skteam.team.context import fit_examples  # noqa: E402
+from skteam.team.data_plan import data_plan  # noqa: E402
+from skteam.team.generation import GenerationTuning, TeamGenerator  # noqa: E402
 from skteam.team.labeler import class_texts  # noqa: E402
 from skteam.team.workers import max_tokens_for  # noqa: E402
+
+try:  # the columns a worker prompt shows (absent before workers saw parents only)
+    from skteam.team.workers import shown_upstream  # noqa: E402
+except ImportError:  # pragma: no cover  (measuring the code before the change)
+    def shown_upstream(plan, role_name):
+        return plan.upstream_features(role_name)
 
 RESULTS = Path(__file__).parent / "results"
 DESCRIPTION = "A synthetic table; every row is one case, the label is its class."
@@ -90,7 +118,7 @@ def make_table(n_features, n_classes, seed, n_train=200):
     return pd.DataFrame(cols), pd.Series(y, name="label")
 
 
-def make_plan(columns):
+def chain_plan(columns):
     """``min(4, ceil(F / 5))`` roles of consecutive columns, chained."""
     n_roles = min(4, math.ceil(len(columns) / 5))
     parts = np.array_split(np.array(columns, dtype=object), n_roles)
@@ -100,11 +128,21 @@ def make_plan(columns):
     return {"roles": roles, "edges": edges}
 
 
+def plan_for(kind, X, y, description=DESCRIPTION):
+    """The plan of a run: ``"data"`` (skteam's data-aware plan) or ``"chain"``."""
+    if kind == "chain":
+        return chain_plan(list(X.columns))
+    schema = Schema.infer(X, np.asarray(y), dataset_description=description)
+    plan = data_plan(schema, X, np.asarray(y)).to_dict()
+    return {"roles": plan["roles"], "edges": plan["edges"]}
+
+
 # -- context window ----------------------------------------------------------------
-def prompt_lengths(backend, X, y, n_examples=N_EXAMPLES, k=ROWS_PER_PROMPT):
+def prompt_lengths(backend, X, y, n_examples=N_EXAMPLES, k=ROWS_PER_PROMPT,
+                   plan_kind="data"):
     """Longest worker and label prompt (tokens, answer budget included)."""
     schema = Schema.infer(X, np.asarray(y), dataset_description=DESCRIPTION)
-    plan = load_plan(make_plan(list(X.columns)), schema)
+    plan = load_plan(plan_for(plan_kind, X, y), schema)
     pool = ExamplePool(schema, X, np.asarray(y))
     count = backend.count_tokens
 
@@ -114,7 +152,7 @@ def prompt_lengths(backend, X, y, n_examples=N_EXAMPLES, k=ROWS_PER_PROMPT):
     worker = 0
     for role in plan.roles:
         specs = [schema[f] for f in role.features]
-        parents = [f for r in plan.ancestors(role.name) for f in plan.role(r).features]
+        parents = shown_upstream(plan, role.name)  # what the worker is shown
         parent_specs = [schema[f] for f in parents]
         for target in schema.classes:
             rows = pool.by_class[target]
@@ -158,10 +196,10 @@ class _NoGenerate:
         raise _StopBeforeGeneration
 
 
-def what_happens(backend, X, y, seed, labeling="worker"):
+def what_happens(backend, X, y, seed, labeling="worker", plan_kind="data"):
     """What ``fit_resample`` does with this table, up to its first generation."""
     sampler = TeamTrimSampler(model=_NoGenerate(backend), qc=(),
-                              plan=make_plan(list(X.columns)), verbose=0,
+                              plan=plan_for(plan_kind, X, y), verbose=0,
                               random_state=seed, dataset_description=DESCRIPTION,
                               labeling=labeling)
     with warnings.catch_warnings(record=True) as caught:
@@ -193,7 +231,8 @@ def _largest(ok, lo, top):
     return hi
 
 
-def context_study(backend, seed, n_classes, max_features, labeling="worker"):
+def context_study(backend, seed, n_classes, max_features, labeling="worker",
+                  plan_kind="data"):
     """Largest feature counts: prompts that fit (8 and 1 examples), and the
     largest tables the sampler starts on without a warning and at all (with
     ``labeling="target"`` no label worker prompt is sent, so only the
@@ -204,7 +243,8 @@ def context_study(backend, seed, n_classes, max_features, labeling="worker"):
     def lengths(f, n_ex):
         if (f, n_ex) not in cache:
             X, y = make_table(f, n_classes, seed)
-            cache[(f, n_ex)] = prompt_lengths(backend, X, y, n_examples=n_ex)
+            cache[(f, n_ex)] = prompt_lengths(backend, X, y, n_examples=n_ex,
+                                              plan_kind=plan_kind)
         return cache[(f, n_ex)]
 
     def fits(f, n_ex):
@@ -215,7 +255,7 @@ def context_study(backend, seed, n_classes, max_features, labeling="worker"):
     def outcome(f):
         if f not in outcomes:
             X, y = make_table(f, n_classes, seed)
-            outcomes[f] = what_happens(backend, X, y, seed, labeling)
+            outcomes[f] = what_happens(backend, X, y, seed, labeling, plan_kind)
         return outcomes[f]
 
     lo = max(1, math.ceil(math.log2(n_classes)))  # smallest table
@@ -240,6 +280,7 @@ def context_study(backend, seed, n_classes, max_features, labeling="worker"):
             "largest_features_sampler_no_warning": quiet,
             "largest_features_sampler_runs": runs,
             "sampler_outcome": outcome(f)[:400], "labeling": labeling,
+            "plan": plan_kind,
         })
         print({k: rows[-1][k] for k in ("features", "worker_prompt_tokens",
                                         "label_prompt_tokens", "sampler_outcome")},
@@ -248,15 +289,119 @@ def context_study(backend, seed, n_classes, max_features, labeling="worker"):
 
 
 # -- timed runs ------------------------------------------------------------------------
-def timed_run(model, n_rows, n_features, n_classes, seed, rows_per_chunk):
+def timed_run(model, n_rows, n_features, n_classes, seed, rows_per_chunk,
+              plan_kind="data"):
     X, y = make_table(n_features, n_classes, seed)
     context = {"feature_descriptions": None, "dataset_description": DESCRIPTION}
-    out, _ = perf.run_skteam(model, X, y, context, make_plan(list(X.columns)), n_rows,
-                             seed, rows_per_chunk=rows_per_chunk)
-    out.update(rows=n_rows, features=n_features, classes=n_classes,
+    plan = plan_for(plan_kind, X, y)
+    out, schema = perf.run_skteam(model, X, y, context, plan, n_rows, seed,
+                                  rows_per_chunk=rows_per_chunk)
+    plan_obj = load_plan(plan, schema)
+    out.update(rows=n_rows, features=n_features, classes=n_classes, plan=plan_kind,
+               plan_levels=len(plan_obj.levels()),
+               largest_worker_view=max(len(r.features)
+                                       + len(shown_upstream(plan_obj, r.name))
+                                       for r in plan_obj.roles),
                seconds_per_generated_row=perf._ratio(out["seconds"],
                                                      out["rows_generated"]))
     return out
+
+
+# -- tokens per generated row ----------------------------------------------------------
+class _PromptTally:
+    """A backend proxy that adds up the tokens of every prompt it is sent."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self.prompt_tokens = 0
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def chat_prompt(self, *a, **k):
+        return self._backend.chat_prompt(*a, **k)
+
+    def generate(self, prompts_, *a, **k):
+        self.prompt_tokens += sum(self._backend.count_tokens(p) for p in prompts_)
+        return self._backend.generate(prompts_, *a, **k)
+
+
+def wide_numeric_table(n_features, n_rows=30, n_minority=6, seed=0):
+    """``n_features`` numeric columns (2 decimals); ``n_minority`` rows of class 1."""
+    X, y = make_classification(
+        n_samples=n_rows, n_features=n_features, n_informative=min(10, n_features),
+        n_redundant=0, weights=[1 - n_minority / n_rows], flip_y=0,
+        random_state=seed)
+    X = pd.DataFrame(np.round(X, 2), columns=[f"x{i}" for i in range(n_features)])
+    y = pd.Series(y, name="label")
+    # exactly n_minority rows of class 1
+    order = np.argsort(-y.to_numpy(), kind="stable")
+    y = pd.Series(np.where(np.isin(np.arange(n_rows), order[:n_minority]), 1, 0),
+                  name="label")
+    return X, y
+
+
+def token_tables(seed=0):
+    """``(name, plan name, X, y, context, plan dict)`` of the token study."""
+    out = []
+    X, y, context = perf.load_dataset("compas", 200, seed)
+    schema = Schema.infer(X, np.asarray(y), dataset_description=context[
+        "dataset_description"], descriptions=context["feature_descriptions"])
+    out.append(("compas", "fixed chain (3 roles)", X, y, context,
+                perf.FIXED_PLANS["compas"]))
+    dp = data_plan(schema, X, np.asarray(y)).to_dict()
+    out.append(("compas", "data", X, y, context,
+                {"roles": dp["roles"], "edges": dp["edges"]}))
+    for n_features in (80, 120):
+        X, y = wide_numeric_table(n_features, seed=seed)
+        context = {"feature_descriptions": None, "dataset_description": DESCRIPTION}
+        out.append((f"wide numeric ({n_features} columns, 30 rows)", "data", X, y,
+                    context, plan_for("data", X, y)))
+    return out
+
+
+def tokens_per_row(label, seed=0, n_rows=60):
+    """Prompt and answer tokens per generated row (``test::uniform``, see above)."""
+    records = []
+    for name, plan_name, X, y, context, plan_dict in token_tables(seed):
+        backend = _PromptTally(get_backend("test::uniform"))
+        schema = Schema.infer(X, np.asarray(y), descriptions=context[
+            "feature_descriptions"], dataset_description=context["dataset_description"])
+        plan = load_plan(plan_dict, schema)
+        pool = ExamplePool(schema, X, np.asarray(y))
+        target = min(schema.classes, key=lambda c: int((np.asarray(y) == c).sum()))
+        batch_size = 10
+        record = {"code": label, "table": name, "plan": plan_name,
+                  "features": len(schema.names), "roles": len(plan.roles)}
+        try:  # the example count the sampler would use (fewer where the context binds)
+            fit = fit_examples(backend, schema, plan, pool, [target],
+                               n_examples=N_EXAMPLES, n_label_examples=0,
+                               rows_per_prompt=ROWS_PER_PROMPT)
+        except ValueError as exc:  # the sampler refuses the table
+            records.append({**record, "n_examples": 0,
+                            "refused": str(exc).split(" The longest")[0]})
+            print(records[-1], flush=True)
+            continue
+        generator = TeamGenerator(
+            backend, schema, plan, pool, batch_size=batch_size, seed=seed,
+            n_examples=fit.n_examples, n_label_examples=0, labeling="target",
+            temperature=0.8)
+        generator(target, 0, n_rows // batch_size)
+        usage = generator.usage
+        records.append({
+            **record, "n_examples": fit.n_examples,
+            "rows_generated": generator.rows_generated,
+            "prompt_tokens_per_row": round(
+                backend.prompt_tokens / generator.rows_generated, 1),
+            "computed_prompt_tokens_per_row": round(
+                usage.input_tokens / generator.rows_generated, 1),
+            "answer_tokens_per_row": round(
+                (usage.output_tokens + usage.forced_tokens)
+                / generator.rows_generated, 1),
+            "prompts": usage.prompts, "calls": usage.calls,
+        })
+        print(records[-1], flush=True)
+    return records
 
 
 def plot(df, path):
@@ -294,13 +439,20 @@ def plot(df, path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, nargs="*", default=[20, 40, 80])
-    p.add_argument("--features", type=int, nargs="*", default=[5, 10, 20, 40, 60])
+    p.add_argument("--features", type=int, nargs="*",
+                   default=[5, 10, 20, 40, 80, 120])
     p.add_argument("--classes", type=int, nargs="*", default=[2, 3, 5])
     p.add_argument("--base", type=int, nargs=3, default=[20, 10, 2],
                    metavar=("ROWS", "FEATURES", "CLASSES"),
                    help="the fixed values of the factors not swept")
     p.add_argument("--rows-per-chunk", type=int, default=None,
                    help="override rows_per_chunk (default: the library's)")
+    p.add_argument("--plan", choices=["data", "chain"], default="data",
+                   help="the plan of every run (see the module docstring)")
+    p.add_argument("--tokens", action="store_true",
+                   help="only count tokens per generated row (test::uniform)")
+    p.add_argument("--tokens-label", default="after",
+                   help="the 'code' column of the token rows (e.g. before)")
     p.add_argument("--max-features", type=int, default=400)
     p.add_argument("--no-context", action="store_true")
     p.add_argument("--labeling", choices=["worker", "target"], default=None,
@@ -321,6 +473,15 @@ def main(argv=None):
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.tokens:
+        path = Path(args.out).with_name("scaling_tokens.csv")
+        new = pd.DataFrame(tokens_per_row(args.tokens_label, args.seed))
+        if path.exists():  # other labels' rows are kept
+            old = pd.read_csv(path)
+            new = pd.concat([old[old["code"] != args.tokens_label], new])
+        new.to_csv(path, index=False)
+        print(f"wrote {path}")
+        return
     hw = perf.hardware()
     t0 = time.perf_counter()
     backend = get_backend(args.model)
@@ -336,7 +497,7 @@ def main(argv=None):
         labeling = args.labeling or ("target" if args.model == "embedded"
                                      else "worker")
         ctx = context_study(backend, args.seed, args.base[2], args.max_features,
-                            labeling)
+                            labeling, args.plan)
         ctx_path = out.with_name(out.stem + "_context.csv")
         pd.DataFrame([{**r, **common} for r in ctx]).to_csv(ctx_path, index=False)
         print(f"wrote {ctx_path}")
@@ -352,7 +513,7 @@ def main(argv=None):
             row = {**done[key], "sweep": sweep}
         else:
             row = timed_run(args.model, n_rows, n_feat, n_cls, args.seed,
-                            args.rows_per_chunk)
+                            args.rows_per_chunk, args.plan)
             row = {"sweep": sweep, **row, **common}
             done[key] = row
         records.append(row)

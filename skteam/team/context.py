@@ -1,14 +1,22 @@
 """Fit worker and label prompts into the model's context, before generating.
 
-Every prompt shows the feature list, real example rows and room for the
-answer. Many features, long descriptions or columns with many categories
-can make a prompt longer than the model's context window. The backend would
-then refuse the call in the middle of a fit; :func:`fit_examples` finds out
-before any generation, from the worst case of every prompt the fit will
-build: it lowers the number of example rows per prompt when that is enough
-(the caller warns), and raises a ``ValueError`` that names the token counts
-and what to shorten when even one example row does not fit. Prompts are
-never truncated.
+Every prompt shows a feature list, real example rows and room for the
+answer. A worker prompt lists and shows only its role's columns and those of
+its nearest ancestor roles (:func:`~skteam.team.workers.shown_upstream`, at
+most :data:`~skteam.team.workers.MAX_UPSTREAM_FEATURES` of them), so its
+length does not grow with the width of the table: a wide table fits as long
+as its roles are small, which skteam's own plans ensure (a plan with a role
+of more than ``max_role_features`` features is replaced by the data-aware
+plan, :mod:`skteam.team.data_plan`). The label worker sees every column.
+
+Long descriptions, columns with many categories, a user plan's wide role or
+a label prompt of a wide table can still make a prompt longer than the
+model's context window. The backend would then refuse the call in the middle
+of a fit; :func:`fit_examples` finds out before any generation, from the
+worst case of every prompt the fit will build: it lowers the number of
+example rows per prompt when that is enough (the caller warns), and raises a
+``ValueError`` that names the token counts and what to shorten when even one
+example row does not fit. Prompts are never truncated.
 """
 
 from __future__ import annotations
@@ -135,6 +143,9 @@ def _fit_one(what, base, lines, budget, wanted, context, schema, count, backend)
             f"{_largest_parts(schema, count)}. Shorten feature_descriptions or "
             "dataset_description, drop or merge columns (a categorical column "
             "lists all its categories), or use a model with a longer context."
+            + (" A worker sees its own role's columns: split the role into "
+               "smaller ones (plan=None or plan='data' splits a wide table into "
+               "roles)." if what.startswith("worker") else "")
         )
     return k, base + _top_sum(costs, k) + budget
 

@@ -218,3 +218,31 @@ def test_backend_refuses_an_over_long_prompt_rather_than_truncating(
     with pytest.raises(ValueError, match=r"exceeds the model's context of 64 tokens"):
         uniform_backend.generate([prompt], ['start: "a"\n'], seeds=[0],
                                  max_new_tokens=4)
+
+
+def test_worker_prompts_of_a_wide_table_do_not_grow_with_its_width(uniform_backend):
+    """With roles of a few features, a worker prompt shows its role and its
+    nearest ancestors only: 160 columns fit as 40 do, with every example."""
+    from skteam.team.data_plan import data_plan
+
+    longest = {}
+    for n_features in (40, 160):
+        X, y, desc = wide_frame(n_features=n_features)
+        schema = Schema.infer(X, y, descriptions=desc)
+        plan = data_plan(schema, X, np.asarray(y))
+        pool = ExamplePool(schema, X, np.asarray(y))
+        got = fit(uniform_backend, schema, plan, pool, n_label=0)
+        assert got.n_examples == 8
+        longest[n_features] = got.longest_prompt
+    assert longest[160] <= 1.1 * longest[40]
+    # the whole table in one prompt would not fit the same context
+    everything = prompts.worker_user(schema, "All", schema.features, [], 1, [], 5)
+    assert uniform_backend.count_tokens(everything) > uniform_backend.context_length
+
+
+def test_a_wide_role_is_refused_with_a_hint_to_split_it(uniform_backend):
+    X, y, desc = wide_frame(n_features=160)
+    schema, plan, pool = parts(X, y, desc)  # one role of 160 columns
+    with pytest.raises(ValueError, match=r"worker prompt of role 'Lab'.*split the "
+                                         r"role into smaller ones"):
+        fit(uniform_backend, schema, plan, pool, n_label=0)

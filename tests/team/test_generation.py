@@ -50,3 +50,15 @@ def test_tuning_is_an_argument():
     tuned = _generator(None, tuning=GenerationTuning(rows_per_prompt=2,
                                                      min_prompts_per_call=1))
     assert tuned.rows_per_prompt(1) == 2
+
+
+def test_ancestor_columns_shown_are_part_of_the_stream_key(uniform_backend):
+    default = _generator(uniform_backend)
+    blind = _generator(uniform_backend, max_upstream_features=0)
+    key = default.stream_key(X, Y, "test::uniform", n_examples=(2, 0))
+    assert key == _generator(uniform_backend).stream_key(
+        X, Y, "test::uniform", n_examples=(2, 0))
+    assert blind.stream_key(X, Y, "test::uniform", n_examples=(2, 0)) != key
+    # a worker shown no ancestor still writes whole rows
+    batch = blind(1, 0, 1)[0]
+    assert batch.rows and all(len(row) == 2 for row in batch.rows)

@@ -178,3 +178,19 @@ def test_odd_categories_round_trip_through_example_rows():
         line = format_row(specs, row)
         assert "\n" not in line
         assert parse_row(specs, line) == row
+
+
+def test_worker_prompt_describes_its_parents_and_role_only():
+    plain, _ = _schemas()
+    specs = list(plain.features)
+    parents, role = specs[:2], specs[5:7]
+    user = prompts.worker_user(plain, "R", role, parents, plain.classes[1], [], 2)
+    listed = [line for line in user.splitlines() if line.startswith("- ")]
+    assert listed == [prompts.describe_feature(s) for s in parents + role]
+    others = [s.name for s in specs[2:5] + specs[7:]]
+    assert not [n for n in others if f"{n} " in user or f"{n}," in user
+                or f"{n})" in user]
+    # the label worker still sees every column
+    label = prompts.labeler_user(plain, [])
+    assert [line for line in label.splitlines() if line.startswith("- ")] == [
+        prompts.describe_feature(s) for s in specs]
