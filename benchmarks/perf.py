@@ -41,11 +41,20 @@ With ``--dtype-check``, ``backend.generate`` is timed in float32 and
 bfloat16 on worker prompts of the first dataset at forward batches 32 and 64.
 
 With ``--compare-dtypes float32 auto`` (any of ``float32``, ``bfloat16``,
-``auto``) only the ``skteam`` run of the first dataset is made, once per
-dtype in the same process (model spec ``"<model>?dtype=<dtype>"``, labels
-as the embedded model's default, ``labeling="target"``), and the rows/s of
-each and their ratio to the first are printed with the CPU model and its
-bf16 flags; ``dtype="auto"`` resolves as :func:`skteam.llm.hf.resolve_dtype`.
+``auto``) only the ``skteam`` run of the first dataset is made, the dtypes
+taking turns in the same process for ``--dtype-reps`` rounds (model spec
+``"<model>?dtype=<dtype>"``, labels as the embedded model's default,
+``labeling="target"``); the median rows/s of each and its ratio to the
+first's are printed with the CPU model, its bf16 flags and what
+``dtype="auto"`` resolved to and why (:func:`skteam.llm.hf.choose_dtype`),
+and written to ``results/perf_dtypes.csv``.
+
+With ``--forward-check`` only the model's own forward passes are timed, in
+float32 and bfloat16 taking turns: prompt processing and decode steps at
+the ``--forward-cases`` (``batch:prompt tokens``, default ``10:400 60:128``),
+written to ``results/perf_dtype_forward.csv``. ``--checkpoint-dir DIR``
+writes the bundled model as a checkpoint directory there (as the tests'
+fixture does) and uses it as the model.
 
 Columns of ``benchmarks/results/perf.csv`` are described in
 ``benchmarks/README.md``; ``perf_throughput.png`` plots the sweep.
@@ -53,7 +62,8 @@ Columns of ``benchmarks/results/perf.csv`` are described in
 Usage: ``python benchmarks/perf.py [--datasets compas diabetes] [--rows 120]
 [--naive-rows 20] [--batch-sizes 10 20 40 60 120] [--rows-per-prompt 1 5]
 [--train 200] [--model embedded] [--seed 0] [--plan fixed|manager]
-[--threads N] [--dtype-check] [--compare-dtypes float32 auto] [--quick]``
+[--threads N] [--dtype-check] [--compare-dtypes float32 auto] [--dtype-reps 2]
+[--forward-check [--forward-cases 10:400 60:128]] [--checkpoint-dir DIR] [--quick]``
 """
 
 from __future__ import annotations
@@ -653,10 +663,30 @@ def cpu_bf16_flags():
     return []
 
 
-def compare_dtypes(args, hw):
-    """``skteam`` rows/s on the first dataset for each ``--compare-dtypes``."""
-    from skteam.llm.hf import cpu_has_native_bf16
+def dtype_environment(model):
+    """CPU model, bf16 flags, transformers and what ``dtype="auto"`` picks for ``model``."""
+    import transformers
 
+    from skteam.llm.hf import choose_dtype, cpu_has_native_bf16, gguf_weights_packed
+    from skteam.llm.registry import parse_model_spec, split_hf_options
+
+    kind, target = parse_model_spec(model)
+    path = split_hf_options(target)[0] if kind == "hf" else None
+    auto, reason = choose_dtype("auto", "cpu", path)
+    return {"cpu_bf16_flags": " ".join(cpu_bf16_flags()),
+            "native_bf16": cpu_has_native_bf16(),
+            "weights_packed_expected": bool(path) and gguf_weights_packed(path),
+            "auto_dtype": auto, "auto_reason": reason,
+            "transformers": transformers.__version__}
+
+
+def compare_dtypes(args, hw):
+    """``skteam`` rows/s on the first dataset for each ``--compare-dtypes``.
+
+    The dtypes take turns (A, B, A, B, ... ``--dtype-reps`` rounds) in one
+    process, so that a busy machine slows each alike; each dtype's median
+    run is compared to the first dtype's.
+    """
     name = args.datasets[0]
     X, y, context = load_dataset(name, args.train, args.seed)
     schema = Schema.infer(X, y, descriptions=context["feature_descriptions"],
@@ -665,33 +695,156 @@ def compare_dtypes(args, hw):
     plan = {"roles": [{"name": r.name, "features": list(r.features)}
                       for r in plan_obj.roles],
             "edges": [list(e) for e in plan_obj.edges]}
-    flags = cpu_bf16_flags()
-    print(f"cpu {hw['cpu']}; bf16 flags {flags or 'none'}; native bf16 "
-          f"{cpu_has_native_bf16()}; {hw}", flush=True)
-    records = []
+    env = dtype_environment(args.model)
+    print(f"cpu {hw['cpu']}; bf16 flags {env['cpu_bf16_flags'] or 'none'}; native "
+          f"bf16 {env['native_bf16']}; transformers {env['transformers']}; "
+          f"dtype='auto' -> {env['auto_dtype']} ({env['auto_reason']}); {hw}",
+          flush=True)
+    backends = {}
     for dtype in args.compare_dtypes:
         model = f"{args.model}?dtype={dtype}"
-        backend = get_backend(model, device="cpu")
+        backend = backends[dtype] = get_backend(model, device="cpu")
         backend.generate([backend.chat_prompt("Hi", "Say hi")], ['start: "hi"'],
                          seeds=[0], max_new_tokens=4)  # warm-up
-        sk, _ = run_skteam(model, X, y, {**context, "labeling": "target"}, plan,
-                           args.rows, args.seed, rows_per_chunk=args.rows_per_chunk)
-        row = {**sk, **hw, "dataset": name, "method": f"skteam dtype={dtype}",
-               "dtype": backend.dtype, "cpu_bf16_flags": " ".join(flags),
-               "model": args.model, "seed": args.seed, "train_rows": args.train}
-        records.append(row)
-        print({k: row[k] for k in ("method", "dtype", "valid_rows", "seconds",
-                                   "valid_rows_per_s", "gen_tokens_per_s",
-                                   "parse_failures")}, flush=True)
-    first = records[0]["valid_rows_per_s"]
-    for row in records:
-        row["speedup_vs_first"] = _ratio(row["valid_rows_per_s"], first, 3)
-        print(f"{row['method']} ({row['dtype']}): {row['valid_rows_per_s']} valid "
-              f"rows/s, x{row['speedup_vs_first']} vs {records[0]['method']}",
-              flush=True)
-    out = Path(args.out)
+    records = []
+    for rep in range(args.dtype_reps):
+        for dtype, backend in backends.items():
+            model = f"{args.model}?dtype={dtype}"
+            sk, _ = run_skteam(model, X, y, {**context, "labeling": "target"}, plan,
+                               args.rows, args.seed,
+                               rows_per_chunk=args.rows_per_chunk)
+            row = {**sk, **hw, **env, "dataset": name, "method": f"skteam dtype={dtype}",
+                   "requested_dtype": dtype, "dtype": backend.dtype,
+                   "dtype_reason": backend.dtype_reason,
+                   "weights_packed": backend.weights_packed, "rep": rep,
+                   "rows_per_chunk": args.rows_per_chunk or DEFAULT_TUNING.rows_per_chunk,
+                   "model": args.model, "seed": args.seed, "train_rows": args.train}
+            records.append(row)
+            print({k: row[k] for k in ("method", "rep", "dtype", "valid_rows", "seconds",
+                                       "valid_rows_per_s", "gen_tokens_per_s",
+                                       "parse_failures")}, flush=True)
+    df = pd.DataFrame(records)
+    medians = df.groupby("requested_dtype", sort=False)["valid_rows_per_s"].median()
+    first = medians.iloc[0]
+    df["median_valid_rows_per_s"] = df["requested_dtype"].map(medians)
+    df["median_speedup_vs_first"] = df["requested_dtype"].map(
+        lambda d: _ratio(medians[d], first, 3))
+    for dtype, backend in backends.items():
+        print(f"skteam dtype={dtype} ({backend.dtype}; {backend.dtype_reason}): median "
+              f"{medians[dtype]} valid rows/s over {args.dtype_reps} runs, "
+              f"x{_ratio(medians[dtype], first, 3)} vs dtype="
+              f"{args.compare_dtypes[0]}", flush=True)
+    out = Path(args.out or RESULTS / "perf_dtypes.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(records).to_csv(out, index=False)
+    df.to_csv(out, index=False)
+    print(f"wrote {out}")
+    return records
+
+
+def write_checkpoint_dir(out):
+    """The bundled GGUF written as a checkpoint directory (as ``tests/llm/conftest.py``).
+
+    transformers refuses ``save_pretrained`` on a GGUF-loaded model, so the
+    float32 weights go into a fresh model built from the config without its
+    ``quantization_config``. Kept when ``out`` already holds ``config.json``.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from skteam.llm.embedded import embedded_model_path
+
+    out = Path(out)
+    if (out / "config.json").is_file():
+        return out
+    gguf = embedded_model_path()
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                  dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = type(loaded)(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def forward_check(args, hw):
+    """Prompt processing and decode steps of the model in float32 and bfloat16.
+
+    The model is called as ``HFBackend`` calls it (``logits_to_keep=1``, a
+    ``DynamicCache``): for each ``batch:prompt tokens`` case, one forward pass
+    over random prompt tokens (prompt tokens/s), then five one-token decode
+    steps on its cache (median ms per step). The dtypes take turns,
+    ``--dtype-reps`` rounds; the best round of each is kept.
+    """
+    import statistics
+
+    import torch
+    from transformers import DynamicCache
+
+    from skteam.llm.registry import parse_model_spec, split_hf_options
+
+    env = dtype_environment(args.model)
+    print(f"cpu {hw['cpu']}; bf16 flags {env['cpu_bf16_flags'] or 'none'}; "
+          f"dtype='auto' -> {env['auto_dtype']} ({env['auto_reason']}); {hw}",
+          flush=True)
+    path = split_hf_options(parse_model_spec(args.model)[1])[0]
+    models = {}
+    for dtype in ("float32", "bfloat16"):
+        backend = get_backend(f"{args.model}?dtype={dtype}", device="cpu")
+        models[dtype] = backend.model
+    gen = torch.Generator().manual_seed(args.seed)
+
+    def step(model, ids, cache):
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1, cache=cache)
+        return out.logits[:, -1].float()
+
+    runs = {}
+    with torch.inference_mode():
+        for model in models.values():  # warm-up
+            step(model, torch.randint(100, 1000, (2, 16), generator=gen), DynamicCache())
+        for case in args.forward_cases:
+            batch, tokens = (int(v) for v in case.split(":"))
+            vocab = min(m.config.vocab_size for m in models.values())
+            ids = torch.randint(100, vocab, (batch, tokens), generator=gen)
+            for rep in range(args.dtype_reps):
+                for dtype, model in models.items():
+                    cache = DynamicCache()
+                    start = time.perf_counter()
+                    logits = step(model, ids, cache)
+                    prompt_s = time.perf_counter() - start
+                    nxt, steps = logits.argmax(-1, keepdim=True), []
+                    for _ in range(5):
+                        start = time.perf_counter()
+                        logits = step(model, nxt, cache)
+                        steps.append(time.perf_counter() - start)
+                        nxt = logits.argmax(-1, keepdim=True)
+                    got = (batch * tokens / prompt_s, 1000 * statistics.median(steps))
+                    runs.setdefault((batch, tokens, dtype), []).append(got)
+                    print(f"batch {batch}, {tokens} prompt tokens, {dtype}, round "
+                          f"{rep}: {got[0]:.0f} prompt tokens/s, decode step "
+                          f"{got[1]:.0f} ms", flush=True)
+    records = []
+    for (batch, tokens, dtype), got in runs.items():
+        records.append({**hw, **env, "model": args.model, "path": str(path),
+                        "method": "forward", "dtype": dtype, "forward_batch": batch,
+                        "prompt_tokens": tokens, "rounds": len(got),
+                        "prompt_tokens_per_s": round(max(g[0] for g in got), 1),
+                        "decode_step_ms": round(min(g[1] for g in got), 1)})
+    df = pd.DataFrame(records)
+    for (batch, tokens), part in df.groupby(["forward_batch", "prompt_tokens"]):
+        by = part.set_index("dtype")
+        print(f"batch {batch}, {tokens} prompt tokens: prompt tokens/s "
+              f"{by.loc['float32', 'prompt_tokens_per_s']} -> "
+              f"{by.loc['bfloat16', 'prompt_tokens_per_s']} (fp32 -> bf16), decode step "
+              f"{by.loc['float32', 'decode_step_ms']} -> "
+              f"{by.loc['bfloat16', 'decode_step_ms']} ms", flush=True)
+    out = Path(args.out or RESULTS / "perf_dtype_forward.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
     print(f"wrote {out}")
     return records
 
@@ -777,11 +930,24 @@ def main(argv=None):
     p.add_argument("--dtype-check", action="store_true")
     p.add_argument("--compare-dtypes", nargs="+", default=None,
                    choices=["float32", "bfloat16", "auto"],
-                   help="only skteam on the first dataset, once per dtype")
+                   help="only skteam on the first dataset, the dtypes taking turns "
+                        "(results/perf_dtypes.csv)")
+    p.add_argument("--dtype-reps", type=int, default=2,
+                   help="rounds of --compare-dtypes / --forward-check")
+    p.add_argument("--forward-check", action="store_true",
+                   help="only the model's prompt processing and decode steps in "
+                        "float32 and bfloat16 (results/perf_dtype_forward.csv)")
+    p.add_argument("--forward-cases", nargs="+", default=["10:400", "60:128"],
+                   help="batch:prompt-tokens cases of --forward-check")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="write the bundled model as a checkpoint directory here "
+                        "(kept if present) and use it as --model")
     p.add_argument("--quick", action="store_true",
                    help="tiny settings: 20 skteam rows, 5 naive rows, one "
                         "dataset's sweep at 2 points")
-    p.add_argument("--out", default=str(RESULTS / "perf.csv"))
+    p.add_argument("--out", default=None,
+                   help="default results/perf.csv (perf_dtypes.csv, "
+                        "perf_dtype_forward.csv for the dtype modes)")
     args = p.parse_args(argv)
     if args.quick:
         args.rows, args.naive_rows, args.naive_batch = 10, 2, 2
@@ -795,8 +961,13 @@ def main(argv=None):
 
         torch.set_num_threads(args.threads)
     hw = hardware()
+    if args.checkpoint_dir:
+        args.model = str(write_checkpoint_dir(args.checkpoint_dir))
+    if args.forward_check:
+        return forward_check(args, hw)
     if args.compare_dtypes:
         return compare_dtypes(args, hw)
+    args.out = args.out or str(RESULTS / "perf.csv")
     t0 = time.perf_counter()
     backend = get_backend(args.model)
     load_seconds = time.perf_counter() - t0

@@ -49,35 +49,123 @@ def cpu_has_native_bf16() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _cpu_has_native_bf16() -> bool:
+    return cpu_bf16_unit() is not None
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_unit():
+    """The CPU's bfloat16 unit: ``"amx_bf16"``, ``"avx512_bf16"``, ``"onednn"``
+    (oneDNN says so, the flags are unreadable) or None."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as fh:
             for line in fh:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"amx_bf16", "avx512_bf16"})
+                    for unit in ("amx_bf16", "avx512_bf16"):
+                        if unit in flags:
+                            return unit
+                    return None
     except OSError:
         pass
     try:
         import torch
 
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return "onednn" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
     except Exception:  # noqa: BLE001 - no oneDNN, no such op: assume none
+        return None
+
+
+def gguf_weights_packed(path) -> bool:
+    """Whether transformers will keep this ``.gguf`` file's quantized weights packed.
+
+    Asked of transformers' own GGUF quantizer, with the checks
+    ``from_pretrained`` makes before it settles the dtype: the file's
+    architecture has a packed path (``GGUF_ARCHS``), the file holds quantized
+    tensors, and a GGUF matmul kernel is available (else the quantizer
+    switches to ``dequantize``). Packed layers (``GgufLinear``) compute in
+    float32 and cast their input and output to any other dtype. A file not
+    packed is unpacked at load into ordinary float layers, as a checkpoint
+    directory is. transformers versions without that quantizer unpack every
+    GGUF. A directory (not a ``.gguf`` file) is never packed.
+    """
+    path = Path(path)
+    if not (path.is_file() and path.suffix == ".gguf"):
+        return False
+    return _gguf_weights_packed(str(path.resolve()))
+
+
+@functools.lru_cache(maxsize=32)
+def _gguf_weights_packed(path: str) -> bool:
+    try:
+        from transformers.quantizers.quantizer_gguf import GgufHfQuantizer
+        from transformers.utils.quantization_config import GgufConfig
+    except ImportError:  # transformers that unpacks every GGUF at load
+        return False
+    try:
+        quantizer = GgufHfQuantizer(GgufConfig(gguf_file=path))
+        quantizer.read_header(path)
+        config = quantizer.quantization_config
+        return bool(getattr(quantizer, "supported", False)
+                    and not getattr(config, "dequantize", True))
+    except Exception as exc:  # noqa: BLE001 - from_pretrained reports a bad file
+        logger.debug("Could not tell whether %s stays packed (%s).", path, exc)
         return False
 
 
-def resolve_dtype(dtype: str, device: str) -> str:
-    """``"auto"``: bfloat16 on CUDA and on CPUs with native bfloat16
-    (:func:`cpu_has_native_bf16`), float32 on other CPUs."""
-    if dtype == "auto":
-        if device.startswith("cuda"):
-            return "bfloat16"
-        return "bfloat16" if cpu_has_native_bf16() else "float32"
-    if dtype not in _DTYPES:
-        raise ValueError(
-            f"dtype={dtype!r} is not supported; use one of "
-            f"{sorted(_DTYPES)} or 'auto'."
-        )
-    return dtype
+def packed_modules(model) -> int:
+    """How many layers of a loaded model hold packed GGUF blocks (``Gguf*``)."""
+    return sum(type(module).__name__.startswith("Gguf") for module in model.modules())
+
+
+def choose_dtype(dtype: str, device: str, path=None) -> tuple:
+    """The dtype a model is loaded in, and why.
+
+    Parameters
+    ----------
+    dtype : {"auto", "float32", "bfloat16", "float16"}
+        A dtype other than ``"auto"`` is kept.
+    device : str
+        ``"cuda..."``, ``"cpu"`` or another torch device kind.
+    path : str or pathlib.Path, optional
+        The model's file or directory; a ``.gguf`` file is checked with
+        :func:`gguf_weights_packed`. None: weights in ordinary float layers.
+
+    Returns
+    -------
+    dtype : str
+    reason : str
+        One line for logs and benchmark records.
+
+    Notes
+    -----
+    ``"auto"`` is bfloat16 on CUDA. On the CPU it is float32 for a GGUF whose
+    weights transformers keeps packed (its kernels compute in float32), else
+    bfloat16 on CPUs with native bfloat16 (:func:`cpu_has_native_bf16`) and
+    float32 on other CPUs. See ``docs/user_guide/models.rst`` for the
+    measurements behind the rule.
+    """
+    if dtype != "auto":
+        if dtype not in _DTYPES:
+            raise ValueError(
+                f"dtype={dtype!r} is not supported; use one of "
+                f"{sorted(_DTYPES)} or 'auto'."
+            )
+        return dtype, "requested"
+    if device.startswith("cuda"):
+        return "bfloat16", "auto: CUDA"
+    if path is not None and gguf_weights_packed(path):
+        return "float32", ("auto: transformers keeps this GGUF's weights packed and "
+                           "its kernels compute in float32")
+    if cpu_has_native_bf16():
+        unit = cpu_bf16_unit()
+        return "bfloat16", ("auto: CPU with native bfloat16"
+                            + (f" ({unit})" if unit else "") + ", weights unpacked")
+    return "float32", "auto: CPU without native bfloat16"
+
+
+def resolve_dtype(dtype: str, device: str, path=None) -> str:
+    """The dtype of :func:`choose_dtype`, without its reason."""
+    return choose_dtype(dtype, device, path)[0]
 
 
 def load_tokenizer(path: Path):
@@ -180,8 +268,10 @@ class HFBackend:
         ``"auto"`` uses CUDA when available, else the CPU. Ignored when
         ``device_map`` is given.
     dtype : {"auto", "float32", "bfloat16", "float16"}, default="auto"
-        ``"auto"`` is bfloat16 on CUDA and on CPUs with native bfloat16
-        (AMX, AVX512-BF16), float32 on other CPUs.
+        ``"auto"`` is bfloat16 on CUDA; on the CPU, float32 for a GGUF whose
+        weights transformers keeps packed, else bfloat16 on CPUs with native
+        bfloat16 (AMX, AVX512-BF16) and float32 on other CPUs
+        (:func:`choose_dtype`).
     device_map : str or dict, optional
         Passed to transformers (accelerate): ``"auto"`` spreads the layers
         over every visible GPU, then the CPU; ``"cpu"``, ``"cuda:0"``
@@ -194,6 +284,15 @@ class HFBackend:
         Load the weights 8- or 4-bit (NF4) through bitsandbytes
         (``pip install skteam[quant]``; CUDA). Implies ``device_map="auto"``
         when no ``device_map`` is given.
+
+    Attributes
+    ----------
+    dtype : str
+        The dtype the loaded layers compute in (``generation_stats_["dtype"]``).
+    dtype_reason : str
+        Why: ``"requested"``, or the rule of ``dtype="auto"`` that chose it.
+    weights_packed : bool
+        Whether transformers kept the weights in GGUF blocks.
 
     Notes
     -----
@@ -221,10 +320,11 @@ class HFBackend:
         self.quantization = quantization
         if device_map is None:
             self.device = resolve_device(device)
-            self.dtype = resolve_dtype(dtype, self.device)
+            self.dtype, self.dtype_reason = choose_dtype(dtype, self.device, path)
         else:
             self.device = None  # set from the loaded model below
-            self.dtype = resolve_dtype(dtype, _map_device_kind(device_map))
+            self.dtype, self.dtype_reason = choose_dtype(
+                dtype, _map_device_kind(device_map), path)
         self.name = str(path)
         self.usage = Usage()
         self._lock = threading.Lock()
@@ -237,8 +337,9 @@ class HFBackend:
         if quantization is not None:
             load_kwargs["quantization_config"] = quantization_config(
                 quantization, torch_dtype)
-        logger.info("Loading %s on %s (%s).", path.name,
-                    self.device or f"device_map={device_map!r}", self.dtype)
+        logger.info("Loading %s on %s (%s; %s).", path.name,
+                    self.device or f"device_map={device_map!r}", self.dtype,
+                    self.dtype_reason)
         # transformers' own bars (de-quantising, loading weights) would
         # interleave with skteam's progress bar: a log line says it instead
         from transformers.utils import logging as hf_logging
@@ -246,6 +347,13 @@ class HFBackend:
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         gguf_tqdm = _quiet_gguf_bar()
+        # transformers 5 warns "packed is fastest in float32" for any GGUF not
+        # loaded in float32, also for files it then unpacks (every
+        # architecture outside its GGUF_ARCHS): dropped when not packed
+        unpacked_note = None
+        if path.is_file() and not gguf_weights_packed(path):
+            unpacked_note = _DropPackedNote()
+            logging.getLogger(_GGUF_QUANTIZER_LOGGER).addFilter(unpacked_note)
         try:
             self.tokenizer = load_tokenizer(path)
             if path.is_file():
@@ -263,6 +371,8 @@ class HFBackend:
                 "and weights, or a .gguf file."
             ) from exc
         finally:
+            if unpacked_note is not None:
+                logging.getLogger(_GGUF_QUANTIZER_LOGGER).removeFilter(unpacked_note)
             if bars:
                 hf_logging.enable_progress_bar()
             if gguf_tqdm is not None:
@@ -274,11 +384,32 @@ class HFBackend:
         self.model = model.eval()
         if self.device is None:
             self.device = str(self.input_device)
+        self._check_loaded_dtype()
         self.context_length = int(
             getattr(self.model.config, "max_position_embeddings", 2048)
         )
         self._ll_tokenizer = None
         self._grammar_cache = {}
+
+    def _check_loaded_dtype(self):
+        """Record the dtype the loaded layers compute in and the packing found.
+
+        ``dtype`` becomes the loaded model's own float dtype when transformers
+        settled another one; a packed model loaded in another dtype than
+        float32 (``dtype="auto"`` foresaw no packing) is logged.
+        """
+        self.weights_packed = packed_modules(self.model) > 0
+        loaded = str(getattr(self.model, "dtype", "")).removeprefix("torch.")
+        if loaded in _DTYPES and loaded != self.dtype:
+            self.dtype_reason = (f"{self.dtype_reason}; loaded as {loaded} by "
+                                 "transformers")
+            self.dtype = loaded
+        if self.weights_packed and self.dtype != "float32" \
+                and self.dtype_reason.startswith("auto"):
+            logger.warning(
+                "transformers kept the weights of %s packed; its kernels compute "
+                "in float32, so dtype='float32' would be faster than %s.",
+                self.path.name, self.dtype)
 
     @property
     def input_device(self):
@@ -626,6 +757,16 @@ def _map_device_kind(device_map) -> str:
     if text in ("cpu", "disk"):
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_GGUF_QUANTIZER_LOGGER = "transformers.quantizers.quantizer_gguf"
+
+
+class _DropPackedNote(logging.Filter):
+    """Drops transformers' "weights packed is fastest in float32" note."""
+
+    def filter(self, record):
+        return "with its weights packed is fastest in float32" not in record.getMessage()
 
 
 def _quiet_gguf_bar():

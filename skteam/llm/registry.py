@@ -212,7 +212,10 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
         uses its own). A ``device`` option in the spec takes precedence.
     dtype : str, default="auto"
         For ``hf`` and ``vllm`` models. A ``dtype`` option in the spec takes
-        precedence.
+        precedence. For ``hf`` models ``"auto"`` resolves as
+        :func:`skteam.llm.hf.choose_dtype` (model file, device and CPU), and
+        a model loaded through ``"auto"`` is the one loaded through the
+        dtype it resolves to.
 
     Returns
     -------
@@ -228,14 +231,17 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
         path, options = split_hf_options(target)
         device = options.pop("device", device)
         dtype = options.pop("dtype", dtype)
+        # keyed by the resolved dtype ("auto" and what it resolves to share a
+        # model); the backend is given the dtype as asked, to record its reason
+        asked_dtype = dtype
         if "quantization" in options:
             options.setdefault("device_map", "auto")
         if "device_map" in options:
             device = f"map:{options['device_map']}"
-            dtype = resolve_dtype(dtype, _map_device_kind(options["device_map"]))
+            dtype = resolve_dtype(dtype, _map_device_kind(options["device_map"]), path)
         else:
             device = resolve_device(device)
-            dtype = resolve_dtype(dtype, device)
+            dtype = resolve_dtype(dtype, device, path)
         target = _join_hf_options(str(Path(path).resolve()), options)
     elif kind == "vllm":
         target = str(Path(target).resolve())
@@ -258,9 +264,9 @@ def get_backend(model="embedded", device="auto", dtype="auto"):
 
             path, options = split_hf_options(target)
             if "device_map" in options:
-                backend = HFBackend(path, dtype=dtype, **options)
+                backend = HFBackend(path, dtype=asked_dtype, **options)
             else:
-                backend = HFBackend(path, device=device, dtype=dtype, **options)
+                backend = HFBackend(path, device=device, dtype=asked_dtype, **options)
         elif kind == "vllm":
             from .vllm import VLLMBackend
 

@@ -171,6 +171,34 @@ def test_auto_dtype_follows_the_cpu(monkeypatch):
     assert hf_module.resolve_dtype("float32", "cpu") == "float32"
 
 
+def test_auto_dtype_keeps_float32_for_packed_gguf(monkeypatch, tmp_path):
+    monkeypatch.setattr(hf_module, "_cpu_has_native_bf16", lambda: True)
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"")
+    monkeypatch.setattr(hf_module, "_gguf_weights_packed", lambda path: True)
+    dtype, reason = hf_module.choose_dtype("auto", "cpu", gguf)
+    assert dtype == "float32" and "packed" in reason
+    # a directory is never packed; a dtype asked for is kept
+    assert hf_module.choose_dtype("auto", "cpu", tmp_path)[0] == "bfloat16"
+    assert hf_module.choose_dtype("bfloat16", "cpu", gguf) == ("bfloat16", "requested")
+    monkeypatch.setattr(hf_module, "_gguf_weights_packed", lambda path: False)
+    dtype, reason = hf_module.choose_dtype("auto", "cpu", gguf)
+    assert dtype == "bfloat16" and "unpacked" in reason
+    with pytest.raises(ValueError, match="float64"):
+        hf_module.choose_dtype("float64", "cpu")
+
+
+def test_packing_is_foreseen_for_the_bundled_model(embedded_backend):
+    """What ``dtype="auto"`` foresees is what the loaded model holds."""
+    from skteam.llm.embedded import embedded_model_path
+
+    foreseen = hf_module.gguf_weights_packed(embedded_model_path())
+    assert embedded_backend.weights_packed is foreseen
+    assert (hf_module.packed_modules(embedded_backend.model) > 0) is foreseen
+    assert embedded_backend.dtype in ("float32", "bfloat16")
+    assert embedded_backend.dtype_reason
+
+
 def test_cpu_flags_are_read():
     flags = ""
     try:
