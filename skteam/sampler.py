@@ -95,13 +95,18 @@ class TeamTrimSampler(BaseOverSampler):
         first reordered so that each constraint's columns fall in roles
         written one after the other where the edges allow (a column moved
         to a new role or an edge added; recorded in ``plan_["repairs"]``).
-    plan : dict, path or "data", default=None
-        Roles and edges that replace the task manager's plan, e.g.
-        ``{"roles": [{"name": "A", "features": ["age"]}, ...],
-        "edges": [["A", "B"]]}``, or the path of such a JSON file; ``"data"``
-        asks for roles from the features' association in ``X``
-        (:mod:`skteam.team.data_plan`), which also replace a degenerate
-        manager plan (then ``plan_["source"]`` is ``"data"``).
+    plan : dict, path, "data", "steps", "single" or None, default=None
+        None: the task manager's plan, asked in one call. Roles and edges
+        that replace it, e.g. ``{"roles": [{"name": "A", "features":
+        ["age"]}, ...], "edges": [["A", "B"]]}``, or the path of such a JSON
+        file; ``"data"`` asks for roles from the features' association in
+        ``X`` (:mod:`skteam.team.data_plan`), which also replace a degenerate
+        manager plan (then ``plan_["source"]`` is ``"data"``); ``"steps"``
+        asks the task manager in small grammar-constrained steps (a group
+        name per feature, a choice per feature, a yes/no per pair of roles;
+        :func:`skteam.team.manager.plan_in_steps`); ``"single"`` is one role
+        holding every feature (one prompt writes whole rows: the team's
+        baseline).
     batch_size : int, default=10
         Rows per generated batch (``n_b``); QC accepts or rejects batches.
     {cost_beta}
@@ -449,7 +454,7 @@ class TeamTrimSampler(BaseOverSampler):
             plan = make_plan(backend, self.schema_, X_df, y, plan=self.plan,
                              constraints=constraints, seed=seed, manager=generates)
         except BaseException as exc:
-            if self.plan in (None, "data"):  # raised by the task manager's call
+            if self.plan in (None, "data", "steps"):  # the task manager's call
                 self.qc_report_ = pd.DataFrame([], columns=SAMPLER_REPORT_COLUMNS)
                 note_generation_error(exc, None, None, 0)
                 attach_report(exc, self.qc_report_)

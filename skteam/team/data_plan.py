@@ -9,18 +9,23 @@ model, from the training rows ``D_ori`` alone, deterministically:
    a numeric and a categorical one, adjusted for the number of categories as
    adjusted R² is (so a categorical with many levels is not associated with
    everything). A constant column has association 0 with every other one.
-2. **Similarity.** The association plus a bonus of :data:`TOKEN_WEIGHT` times
-   the overlap coefficient ``|A & B| / min(|A|, |B|)`` of the two features'
-   word tokens (name and description, lowercased, split on non-alphanumerics,
-   underscores and camelCase; tokens shorter than 3 characters, all-digit
-   tokens, very common words and tokens shared by more than half of the
-   features ignored), clipped to [0, 1].
+2. **Similarity.** The association plus :data:`TOKEN_WEIGHT` times the
+   overlap coefficient ``|A & B| / min(|A|, |B|)`` of the two features' word
+   tokens (:func:`feature_tokens`: name and description, split on
+   non-alphanumerics, underscores and camelCase, lowercased; tokens shorter
+   than 3 characters other than two-letter capitals such as ``CH`` or ``BP``,
+   all-digit tokens, very common words and tokens shared by more than half of
+   the features ignored), clipped to [0, 1].
 3. **Roles.** Greedy average-linkage agglomeration on the similarity: the pair
    of groups with the highest mean pairwise similarity whose union fits the
-   cap is merged, until there are ``ceil(n / cap)`` groups (the fewest the cap
-   allows) or no pair fits. The cap is ``max_role_features``, and at most half
-   of the features for a table of 6 or more (so :func:`is_degenerate` never
-   flags a data plan). Ties go to the earlier features.
+   cap is merged. Merging stops once the best pair's mean similarity is below
+   :func:`merge_threshold` (``2 / sqrt(n_rows)``, about the largest |rho| that
+   independent columns reach by chance in 19 draws of 20) and there are at
+   most ``ceil(n / 3)`` groups; it always goes on down to ``ceil(n / cap)``
+   groups (the fewest the cap allows) and never below 2 groups for a table of
+   4 or more features. The cap is ``max_role_features``, and at most half of
+   the features for a table of 6 or more (so :func:`is_degenerate` never flags
+   a data plan). Ties go to the earlier features.
 4. **Order.** A role's score is its mean association with the other roles'
    features, plus its mean association with the label ``y`` when given; roles
    with the higher score (the hubs that the rest depend on) come first.
@@ -36,6 +41,9 @@ model, from the training rows ``D_ori`` alone, deterministically:
 
 :func:`is_degenerate` says when a plan (typically the task manager's) is too
 lopsided or too repaired to trust, so the caller can use :func:`data_plan`.
+The stepwise task manager (:func:`skteam.team.manager.plan_in_steps`) uses
+the same association (:func:`association_matrix`), tokens
+(:func:`feature_tokens`), role order and agglomeration.
 """
 
 from __future__ import annotations
@@ -50,14 +58,22 @@ from scipy.stats import rankdata
 
 from .plan import Plan, Role
 
-__all__ = ["data_plan", "is_degenerate", "association_matrix"]
+__all__ = ["data_plan", "is_degenerate", "association_matrix", "feature_tokens",
+           "merge_threshold"]
 
-#: Weight of the shared-token bonus added to the association (step 2).
-TOKEN_WEIGHT = 0.1
+#: Weight of the shared-token bonus added to the association (step 2): two
+#: features whose words all match gain as much as a |rho| of 0.3.
+TOKEN_WEIGHT = 0.3
 #: Mean cross-association from which an earlier role is a later one's parent.
 EDGE_THRESHOLD = 0.1
 #: Tables with at least this many features cap a role at half of them.
 MIN_FEATURES_FOR_HALF_CAP = 6
+#: Tables with at least this many features get at least two roles: a team of
+#: one worker is a single prompt.
+MIN_FEATURES_FOR_TWO_ROLES = 4
+#: Merging goes on below the merge threshold while there are more roles than
+#: ``ceil(n_features / MEAN_ROLE_FEATURES)``.
+MEAN_ROLE_FEATURES = 3
 
 _STOPWORDS = frozenset(
     "the and for with from per into over under than that this these those are "
@@ -66,20 +82,74 @@ _STOPWORDS = frozenset(
     "feature features column columns col value values data var variable "
     "variables attribute attributes field".split()
 )
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SPLIT = re.compile(r"[^0-9a-z]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPLIT = re.compile(r"[^0-9A-Za-z]+")
 
 
 # -- association ---------------------------------------------------------------
 
 
 def _tokens(text) -> list:
-    """Word tokens of ``text``, in order, filtered as described in step 2."""
+    """Word tokens of ``text``, lowercased, in order, filtered as in step 2.
+
+    A two-letter word is kept only when written in capitals (an abbreviation
+    such as ``CH`` in ``PriceCH`` or ``BP`` in ``SysBP``).
+    """
     if not text:
         return []
-    words = _SPLIT.split(_CAMEL.sub(" ", str(text)).lower())
-    return [w for w in words
-            if len(w) >= 3 and not w.isdigit() and w not in _STOPWORDS]
+    words = _SPLIT.split(_CAMEL.sub(" ", str(text)))
+    out = []
+    for word in words:
+        low = word.lower()
+        if low.isdigit() or low in _STOPWORDS:
+            continue
+        if len(low) >= 3 or (len(word) == 2 and word.isalpha() and word.isupper()):
+            out.append(low)
+    return out
+
+
+def feature_tokens(schema) -> list:
+    """Each feature's word tokens that can group it with others (step 2).
+
+    Parameters
+    ----------
+    schema : Schema
+        The features; their names and descriptions are read.
+
+    Returns
+    -------
+    tokens : list of set of str
+        One set per feature, in schema order: the lowercased tokens of its
+        name and description, without the tokens that more than half of the
+        features carry (for tables of 4 or more features).
+    """
+    sets = [set(_tokens(spec.name)) | set(_tokens(spec.description))
+            for spec in schema.features]
+    n = len(sets)
+    if n >= 4:  # a token on most features says nothing about grouping
+        df = Counter(t for s in sets for t in s)
+        sets = [{t for t in s if df[t] <= n / 2} for s in sets]
+    return sets
+
+
+def merge_threshold(n_rows: int) -> float:
+    """Mean similarity below which groups are not merged: ``2 / sqrt(n_rows)``.
+
+    About the two-sided 5 % critical value of a correlation between
+    independent columns, so groups merge on association the rows can tell
+    from chance (1 for fewer than 5 rows).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of ``D_ori``.
+
+    Returns
+    -------
+    threshold : float
+        In (0, 1].
+    """
+    return 1.0 if n_rows < 5 else min(1.0, 2.0 / math.sqrt(n_rows))
 
 
 def _spearman(ranks: np.ndarray) -> np.ndarray:
@@ -182,12 +252,8 @@ def association_matrix(schema, X) -> np.ndarray:
 
 def _token_overlap(schema) -> np.ndarray:
     """Overlap coefficient of the features' token sets (step 2), zero diagonal."""
-    sets = [set(_tokens(spec.name)) | set(_tokens(spec.description))
-            for spec in schema.features]
+    sets = feature_tokens(schema)
     n = len(sets)
-    if n >= 4:  # a token on most features says nothing about grouping
-        df = Counter(t for s in sets for t in s)
-        sets = [{t for t in s if df[t] <= n / 2} for s in sets]
     out = np.zeros((n, n))
     for i in range(n):
         for j in range(i + 1, n):
@@ -230,23 +296,40 @@ def _cap(n_features: int, max_role_features: int) -> int:
     return cap
 
 
-def _agglomerate(sim: np.ndarray, cap: int) -> list:
-    """Greedy average-linkage groups of feature indices (step 3)."""
+def _group_limits(n: int, cap: int) -> tuple:
+    """The fewest and the most groups step 3 ends with (before the threshold)."""
+    fewest = math.ceil(n / cap)
+    if n >= MIN_FEATURES_FOR_TWO_ROLES:
+        fewest = max(fewest, 2)
+    most = max(fewest, math.ceil(n / MEAN_ROLE_FEATURES)) if n >= 2 else 1
+    return min(fewest, n), most
+
+
+def _agglomerate(sim: np.ndarray, cap: int, threshold: float = 0.0) -> list:
+    """Greedy average-linkage groups of feature indices (step 3).
+
+    Merges the most similar pair of groups that fits ``cap`` while there are
+    more groups than the fewest allowed, and stops at a pair below
+    ``threshold`` once there are no more groups than the most allowed
+    (:func:`_group_limits`).
+    """
     n = sim.shape[0]
     groups = [[i] for i in range(n)]
     sums = sim.copy()
     np.fill_diagonal(sums, 0.0)
     sizes = np.ones(n)
     active = np.ones(n, dtype=bool)
-    target = math.ceil(n / cap)
-    while active.sum() > target:
+    fewest, most = _group_limits(n, cap)
+    upper = np.triu(np.ones((n, n), dtype=bool), k=1)
+    while active.sum() > fewest:
         avg = sums / np.outer(sizes, sizes)
         fits = (sizes[:, None] + sizes[None, :] <= cap)
-        valid = fits & active[:, None] & active[None, :]
-        valid &= np.triu(np.ones((n, n), dtype=bool), k=1)
+        valid = fits & active[:, None] & active[None, :] & upper
         if not valid.any():
             break
         i, j = np.unravel_index(np.argmax(np.where(valid, avg, -np.inf)), avg.shape)
+        if avg[i, j] < threshold and active.sum() <= most:
+            break
         groups[i] = sorted(groups[i] + groups[j])
         sums[i, :] += sums[j, :]
         sums[:, i] += sums[:, j]
@@ -327,45 +410,103 @@ def data_plan(schema, X, y=None, *, max_role_features=8, reason="") -> Plan:
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(X, columns=names)
     n_rows = len(X)
+    threshold = merge_threshold(n_rows)
     note = (f"roles from feature association in D_ori ({n_rows} rows; max "
-            f"{cap} features per role; edges where the mean association is at "
+            f"{cap} features per role; groups merged down to a mean similarity "
+            f"of {threshold:.2f}; edges where the mean association is at "
             f"least {EDGE_THRESHOLD})")
     repairs = ((reason,) if reason else ()) + (note,)
     if n_feat < 2:
         role = Role(_role_names([[0]], names)[0], tuple(names))
         return Plan((role,), (), source="data", repairs=repairs)
+    assoc, sim = similarity(schema, X)
+    groups = _agglomerate(sim, cap, threshold)
+    groups = order_groups(groups, assoc, _label_association(X, y, schema))
+    role_names = _role_names(groups, names)
+    edges = [(role_names[i], role_names[j])
+             for i, j in forward_edges(groups, assoc)]
+    roles = tuple(Role(nm, tuple(names[i] for i in g))
+                  for nm, g in zip(role_names, groups))
+    return Plan(roles, tuple(edges), source="data", repairs=repairs)
+
+
+def similarity(schema, X) -> tuple:
+    """The association (step 1) and the similarity (step 2) of the features.
+
+    Parameters
+    ----------
+    schema : Schema
+    X : pandas.DataFrame
+        The training rows, with a column per name of ``schema.names``.
+
+    Returns
+    -------
+    association, similarity : ndarray of shape (n_features, n_features)
+    """
     assoc = association_matrix(schema, X)
     sim = np.clip(assoc + TOKEN_WEIGHT * _token_overlap(schema), 0.0, 1.0)
     np.fill_diagonal(sim, 1.0)
-    groups = _agglomerate(sim, cap)
-    label = _label_association(X, y, schema)
+    return assoc, sim
+
+
+def order_groups(groups, assoc, label) -> list:
+    """Groups of feature indices in precedence order (step 4).
+
+    Parameters
+    ----------
+    groups : list of list of int
+    assoc : ndarray of shape (n_features, n_features)
+    label : ndarray of shape (n_features,)
+        Each feature's association with the label (zeros without one).
+
+    Returns
+    -------
+    groups : list of list of int
+        The same groups, the higher scores first (ties: the earlier first
+        feature).
+    """
+    n_feat = assoc.shape[0]
     scores = []
     for g in groups:
         others = [i for i in range(n_feat) if i not in g]
         score = _cross(assoc, g, others) if others else 0.0
         scores.append(score + float(label[g].mean()))
     order = sorted(range(len(groups)), key=lambda k: (-round(scores[k], 12),
-                                                     groups[k][0]))
-    groups = [groups[k] for k in order]
-    role_names = _role_names(groups, names)
+                                                     min(groups[k])))
+    return [groups[k] for k in order]
+
+
+def forward_edges(groups, assoc) -> list:
+    """Edges ``(i, j)``, ``i < j``, between ordered groups (step 5).
+
+    Parameters
+    ----------
+    groups : list of list of int
+        Groups of feature indices in precedence order.
+    assoc : ndarray of shape (n_features, n_features)
+
+    Returns
+    -------
+    edges : list of (int, int)
+        Group positions; every group but the first has a parent.
+    """
     edges = []
     for j in range(1, len(groups)):
         cross = [_cross(assoc, groups[i], groups[j]) for i in range(j)]
         parents = [i for i in range(j) if cross[i] >= EDGE_THRESHOLD]
         if not parents:
             parents = [int(np.argmax(cross))]
-        edges.extend((role_names[i], role_names[j]) for i in parents)
-    roles = tuple(Role(nm, tuple(names[i] for i in g))
-                  for nm, g in zip(role_names, groups))
-    return Plan(roles, tuple(edges), source="data", repairs=repairs)
+        edges.extend((i, j) for i in parents)
+    return edges
 
 
 def is_degenerate(plan, schema, *, max_role_features=8) -> str:
     """Why a plan is too lopsided or too repaired to use, or ``""``.
 
-    A plan is degenerate when the table has at least 6 features and one role
-    holds more than half of them or more than ``max_role_features``, or when
-    it is a repaired manager plan (``source="manager (repaired)"``) whose
+    A plan is degenerate when the table has at least 4 features and the plan
+    one role (a team of one worker is a single prompt), when the table has at
+    least 6 features and one role holds more than half of them or more than
+    ``max_role_features``, or when it is a repaired manager plan (``source="manager (repaired)"``) whose
     repairs dropped a role or put features in a "Remaining features" role.
 
     Parameters
@@ -384,6 +525,14 @@ def is_degenerate(plan, schema, *, max_role_features=8) -> str:
         A one-line reason, or ``""`` when the plan is fine.
     """
     n_feat = len(schema.names)
+    if plan.source == "manager (repaired)":
+        for line in plan.repairs:
+            if line.startswith("dropped role "):
+                return f"the manager's plan was repaired: {line}"
+            if " were in no role; put in " in line:
+                return f"the manager's plan was repaired: {line}"
+    if n_feat >= MIN_FEATURES_FOR_TWO_ROLES and len(plan.roles) == 1:
+        return f"one role for {n_feat} features"
     if n_feat >= MIN_FEATURES_FOR_HALF_CAP:
         for role in plan.roles:
             k = len(role.features)
@@ -393,12 +542,6 @@ def is_degenerate(plan, schema, *, max_role_features=8) -> str:
             if k > max_role_features:
                 return (f"role {role.name!r} holds {k} features (more than "
                         f"max_role_features={max_role_features})")
-    if plan.source == "manager (repaired)":
-        for line in plan.repairs:
-            if line.startswith("dropped role "):
-                return f"the manager's plan was repaired: {line}"
-            if " were in no role; put in " in line:
-                return f"the manager's plan was repaired: {line}"
     return ""
 
 

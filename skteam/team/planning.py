@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from ..utils import derive_rng, derive_seed
 from .data_plan import data_plan, unless_degenerate
-from .manager import plan_with_manager
-from .plan import Plan, fallback_plan, load_plan
+from .manager import plan_in_steps, plan_with_manager
+from .plan import Plan, Role, fallback_plan, load_plan
+
+#: The plans named by a string (``plan=``) rather than given as roles.
+NAMED_PLANS = ("data", "steps", "single")
 from .reorder import plan_for_constraints
 
 
@@ -32,10 +35,15 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
         to five of them, drawn with ``derive_rng(seed, 1)``.
     y : array-like, default=None
         Their labels (the data-aware plan orders roles by them).
-    plan : dict, path, "data" or None
+    plan : dict, path, "data", "steps", "single" or None
         A user plan (:func:`~skteam.team.plan.load_plan`), used as given and
-        never reordered; ``"data"``: the data-aware plan (:mod:`skteam.team.data_plan`),
-        which also replaces a degenerate manager or fallback plan.
+        never reordered; ``"data"``: the data-aware plan
+        (:mod:`skteam.team.data_plan`), which also replaces a degenerate
+        manager or fallback plan; ``"steps"``: the task manager in steps
+        (:func:`~skteam.team.manager.plan_in_steps`); ``"single"``: one role
+        holding every feature (one prompt writes whole rows, the team's
+        baseline); None: the task manager's single call
+        (:func:`~skteam.team.manager.plan_with_manager`).
     constraints : ConstraintSet or sequence of Constraint
         Declared constraints; skteam's own plans are reordered for them
         (:func:`~skteam.team.reorder.plan_for_constraints`).
@@ -52,14 +60,21 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
     -------
     plan : Plan
     """
-    if isinstance(plan, str) and plan == "data":
-        chosen = data_plan(schema, X, y, reason="plan='data'")
-    elif plan is not None:
+    named = plan if isinstance(plan, str) and plan in NAMED_PLANS else None
+    if named == "single":
+        return Plan((Role("Whole rows", tuple(schema.names)),), (), source="single",
+                    repairs=("plan='single': one role writes every feature",))
+    if plan is not None and named is None:
         return load_plan(plan, schema)
+    if named == "data":
+        chosen = data_plan(schema, X, y, reason="plan='data'")
     elif len(schema.names) == 1:
         chosen = fallback_plan(schema, reason="one feature: no manager call")
     elif not manager:
         chosen = fallback_plan(schema)
+    elif named == "steps":
+        chosen = plan_in_steps(backend, schema, X, y, seed=derive_seed(seed, 2),
+                               usage=usage)
     else:
         idx = derive_rng(seed, 1).permutation(len(X))[: min(5, len(X))]
         chosen = plan_with_manager(backend, schema, X.iloc[idx].values.tolist(),

@@ -81,7 +81,7 @@ MANAGER_SYSTEM = (
 
 
 def manager_prompt(schema: Schema, example_rows: Sequence[str], max_roles: int):
-    """System and user text of the task manager's single call."""
+    """System and user text of the task manager's single call (whole plan)."""
     lines = _table_header(schema)
     if example_rows:
         lines.append("Example rows (" + ",".join(_name(n) for n in schema.names)
@@ -105,6 +105,70 @@ def manager_prompt(schema: Schema, example_rows: Sequence[str], max_roles: int):
         "Order: 0 before 1",
     ]
     return MANAGER_SYSTEM, "\n".join(lines)
+
+
+# -- task manager in steps (team/manager.py:plan_in_steps) ---------------------
+# Three questions a small model can answer, each under a grammar: a name for a
+# feature's group, a choice among the names, a yes/no per pair of roles. The
+# table's header comes first and the question last, so the prompts of one
+# step share their prefix.
+GROUPS_INTRO = ("Related features form a group; a group is named by a word that "
+                "its features share.")
+
+
+def _feature_ref(spec: FeatureSpec) -> str:
+    meaning = f" ({_one_line(spec.description)})" if spec.description else ""
+    return f"{_name(spec.name)}{meaning}"
+
+
+def manager_name_user(schema: Schema, spec: FeatureSpec, words: Sequence[str]):
+    """User text asking for the name of ``spec``'s group among ``words``.
+
+    Returns
+    -------
+    user, prefill : str
+        The question and the start of the answer.
+    """
+    lines = _table_header(schema) + [GROUPS_INTRO]
+    lines.append(f"Task: name the group of the feature {_feature_ref(spec)} "
+                 f"with one of the words {', '.join(words)}.")
+    return "\n".join(lines), f"Group of {_name(spec.name)}: "
+
+
+def manager_choice_user(schema: Schema, names: Sequence[str], spec: FeatureSpec,
+                        options: Sequence[str]):
+    """User text asking which of the groups ``names`` ``spec`` belongs to.
+
+    Returns
+    -------
+    user, prefill : str
+        The question and the start of the answer.
+    """
+    lines = _table_header(schema) + [GROUPS_INTRO,
+                                     "Groups: " + ", ".join(names) + "."]
+    lines.append(f"Task: choose the group of the feature {_feature_ref(spec)}: "
+                 f"one of {', '.join(options)}.")
+    return "\n".join(lines), f"Group of {_name(spec.name)}: "
+
+
+def manager_edge_user(schema: Schema, roles: Sequence[tuple], parent: str,
+                      child: str):
+    """User text asking whether role ``child`` depends on role ``parent``.
+
+    ``roles`` holds ``(name, feature names)`` pairs in the plan's order.
+
+    Returns
+    -------
+    user, prefill : str
+        The question and the start of the answer.
+    """
+    lines = _table_header(schema) + ["Groups of features:"]
+    lines += [f"- {_one_line(name)}: " + ", ".join(_name(f) for f in feats)
+              for name, feats in roles]
+    lines.append(f"Question: do the values of the group {_one_line(child)} "
+                 f"depend on the values of the group {_one_line(parent)}? "
+                 "Answer yes or no.")
+    return "\n".join(lines), "Answer: "
 
 
 # -- role workers (paper Figs. 7 and 8) -----------------------------------------

@@ -41,3 +41,28 @@ def test_make_plan_data_and_degenerate_manager_plans(monkeypatch):
                 source="manager")
     monkeypatch.setattr(planning, "plan_with_manager", lambda *a, **k: fine)
     assert make_plan(object(), schema, X, y, seed=0) == fine
+
+
+def test_make_plan_named_plans(monkeypatch):
+    import skteam.team.planning as planning
+    from skteam.team.planning import make_plan
+
+    X, y = _wide()
+    schema = Schema.infer(X, y)
+    single = make_plan(object(), schema, X, y, plan="single", seed=0)
+    assert single.source == "single" and len(single.roles) == 1
+    assert single.roles[0].features == tuple(schema.names)
+
+    # a test double of the stepwise manager; degenerate answers are replaced
+    steps = Plan((Role("Lab", tuple(schema.names[:4])),
+                  Role("Body", tuple(schema.names[4:]))), (("Lab", "Body"),),
+                 source="manager (steps)")
+    calls = []
+    monkeypatch.setattr(planning, "plan_in_steps",
+                        lambda *a, **k: calls.append(k) or steps)
+    assert make_plan(object(), schema, X, y, plan="steps", seed=0) == steps
+    assert calls and "seed" in calls[0]
+    # no class needs rows: no manager call
+    assert make_plan(object(), schema, X, y, plan="steps", seed=0,
+                     manager=False).source == "data"
+    assert len(calls) == 1
