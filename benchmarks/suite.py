@@ -27,7 +27,8 @@ space separated; any harness method is accepted):
 - ``--levers``: one variant of ``skteam (default)`` per lever (``LEVERS``:
   ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1, the
   label worker, classifier labels, temperature 0.5 and 1.1, 4 examples per
-  prompt);
+  prompt, residual-aware examples) and the team's baseline, one prompt
+  writing whole rows (``plan="single"``, with and without QC);
 - on request the harness's variants (``skteam``, ``skteam (no QC)``,
   ``skteam (target labels)``, ``--ablation`` ...), which use the label worker
   (or target labels) and ``on_shortfall="warn"``.
@@ -90,6 +91,9 @@ LEVERS = {
     "skteam (T=0.5)": (QC3, {"temperature": 0.5}),
     "skteam (T=1.1)": (QC3, {"temperature": 1.1}),
     "skteam (4 examples)": (QC3, {"n_examples": 4}),
+    "skteam (residual examples)": (QC3, {"examples": "residual"}),
+    "skteam (single prompt)": (QC3, {"plan": "single"}),
+    "skteam (single prompt, no QC)": ((), {"plan": "single"}),
 }
 
 

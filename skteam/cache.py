@@ -215,6 +215,10 @@ class BatchStream:
     def get(self, target, index, produce, chunk: int) -> tuple[RawBatch, bool]:
         """Batch ``index`` of ``target``, generating a chunk of batches if needed.
 
+        A ``produce`` with a true ``uses_history`` attribute (residual-aware
+        examples) is also given ``history=``, the rows of the class's earlier
+        batches, which are generated first where missing.
+
         Returns the batch and whether it came from the cache. Batches are
         generated in chunks that start at multiples of ``chunk``, so a batch's
         content never depends on how far earlier fits read the stream. The
@@ -226,12 +230,27 @@ class BatchStream:
             if hit is not None:
                 return hit, True
             first = (index // chunk) * chunk
-            new = produce(target, first, chunk)
-            for b in new:
-                b.chunk = chunk
-                self.batches[(b.target, chunk, b.index)] = b
+            if getattr(produce, "uses_history", False):
+                # a chunk made from the earlier rows of its class: those are
+                # made first, so its content is the same however it is reached
+                for earlier in range(0, first, chunk):
+                    if (target, chunk, earlier) not in self.batches:
+                        self._produce(target, earlier, produce, chunk)
+            self._produce(target, first, produce, chunk)
             self._save()
             return self.batches[(target, chunk, index)], False
+
+    def _produce(self, target, first, produce, chunk):
+        """Generate the chunk of ``target`` that starts at ``first``."""
+        if getattr(produce, "uses_history", False):
+            history = [row for i in range(first)
+                       for row in self.batches[(target, chunk, i)].rows]
+            new = produce(target, first, chunk, history=history)
+        else:
+            new = produce(target, first, chunk)
+        for b in new:
+            b.chunk = chunk
+            self.batches[(b.target, chunk, b.index)] = b
 
 
 _STREAMS: "OrderedDict[str, BatchStream]" = OrderedDict()

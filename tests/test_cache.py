@@ -239,3 +239,32 @@ def test_quota_of_another_class_does_not_split_the_stream():
         return X_res[mask].reset_index(drop=True)
 
     pd.testing.assert_frame_equal(new_zeros(second, X2, y2), new_zeros(first, X1, y1))
+
+
+class history_produce(fake_produce):
+    """Test double of a residual-aware generator: records the history it got."""
+
+    uses_history = True
+
+    def __init__(self):
+        super().__init__()
+        self.histories = []
+
+    def __call__(self, target, first, n, history=()):
+        self.histories.append((first, list(history)))
+        return super().__call__(target, first, n)
+
+
+def test_a_history_producer_gets_the_earlier_rows_made_first():
+    stream = BatchStream(KEY, CLASSES)
+    produce = history_produce()
+    # asking for a batch of the third chunk makes the first two before it
+    batch, hit = stream.get(1, 5, produce, 2)
+    assert not hit and batch.rows == [[1, 5]]
+    assert [first for first, _ in produce.histories] == [0, 2, 4]
+    assert produce.histories[0][1] == []
+    assert produce.histories[2][1] == [[1, 0], [1, 1], [1, 2], [1, 3]]
+    # a plain producer is never asked for earlier chunks
+    plain = fake_produce()
+    BatchStream(KEY, CLASSES).get(1, 5, plain, 2)
+    assert plain.calls == 1

@@ -52,7 +52,8 @@ class ExamplePool:
     def line(self, names: Sequence[str], i: int) -> str:
         return ",".join(self.cells[n][i] for n in names)
 
-    def sample(self, rng: np.random.Generator, k: int, target_class=None) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, k: int, target_class=None,
+               weights=None) -> np.ndarray:
         """Up to ``k`` distinct row indices, of one class or balanced over classes.
 
         Parameters
@@ -64,6 +65,10 @@ class ExamplePool:
         target_class : object, default=None
             The class the examples come from; ``None`` draws up to
             ``ceil(k / n_classes)`` rows from each class, ``k`` in all.
+        weights : ndarray of shape (n_class_rows,), default=None
+            With ``target_class``: draw the class's rows (in the order of
+            ``by_class[target_class]``) with these positive weights, without
+            replacement; None draws them uniformly.
 
         Returns
         -------
@@ -72,6 +77,11 @@ class ExamplePool:
         """
         if target_class is not None:
             pool = self.by_class[target_class]
+            if weights is not None and len(pool):
+                p = np.asarray(weights, dtype=float)
+                picked = rng.choice(pool, size=min(k, len(pool)), replace=False,
+                                    p=p / p.sum())
+                return rng.permutation(picked)
             return rng.permutation(pool)[:k]
         per = max(1, -(-k // len(self.by_class)))
         picked = [rng.permutation(p)[:per] for p in self.by_class.values() if len(p)]
@@ -124,3 +134,40 @@ class ExamplePool:
         _, first = np.unique(ranked, return_index=True)
         picked = ranked[np.sort(first)][:k]
         return rng.permutation(picked)
+
+    def coverage_gap(self, target_class, rows) -> np.ndarray:
+        """How far each real row of a class is from the rows generated so far.
+
+        Parameters
+        ----------
+        target_class : object
+            The class whose real rows are measured (``by_class`` order).
+        rows : sequence of sequence
+            Generated rows, values in schema order.
+
+        Returns
+        -------
+        gap : ndarray of shape (n_class_rows,)
+            Gower's distance (as in :meth:`nearest`, over every feature) from
+            each real row to its nearest generated row; ones when ``rows`` is
+            empty.
+        """
+        pool = self.by_class[target_class]
+        if not len(rows):
+            return np.ones(len(pool))
+        gap = np.full(len(pool), np.inf)
+        names = self.schema.names
+        for start in range(0, len(rows), 256):  # bounded memory
+            part = rows[start:start + 256]
+            dist = np.zeros((len(pool), len(part)))
+            for j, name in enumerate(names):
+                spec = self.schema[name]
+                real = self.coords[name][pool]
+                gen = self._coords(spec, [r[j] for r in part])
+                if spec.kind == "categorical":
+                    d = (real[:, None] != gen[None, :]).astype(float)
+                else:
+                    d = np.minimum(np.abs(real[:, None] - gen[None, :]), 1.0)
+                dist += np.where(np.isnan(d), 1.0, d)
+            gap = np.minimum(gap, dist.min(axis=1) / len(names))
+        return gap

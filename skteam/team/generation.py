@@ -87,6 +87,13 @@ class TeamGenerator:
     max_upstream_features : int or None, default=MAX_UPSTREAM_FEATURES
         The most columns of ancestor roles one worker prompt shows
         (:func:`~skteam.team.workers.shown_upstream`); ``None``: all of them.
+    examples : {"random", "residual"}, default="random"
+        How the examples of a role without parents are chosen: uniformly
+        among the class's real rows, or residual-aware (TabGen-ICL): weighted
+        by each real row's Gower distance to the nearest row generated for
+        the class in earlier chunks of the stream (``history``), so prompts
+        show the real rows the generated ones cover least; within a chunk,
+        a row shown by an earlier prompt weighs half as much per showing.
 
     Attributes
     ----------
@@ -98,13 +105,19 @@ class TeamGenerator:
 
     def __init__(self, backend, schema, plan, pool, *, batch_size, seed, n_examples,
                  n_label_examples, labeling, temperature, constraints=(),
-                 tuning=None, max_upstream_features=MAX_UPSTREAM_FEATURES):
+                 tuning=None, max_upstream_features=MAX_UPSTREAM_FEATURES,
+                 examples="random"):
         self.backend, self.schema, self.plan, self.pool = backend, schema, plan, pool
         self.batch_size, self.seed, self.temperature = batch_size, seed, temperature
         self.n_examples, self.n_label_examples = n_examples, n_label_examples
         self.labeling, self.constraints = labeling, constraints
         self.tuning = tuning if tuning is not None else GenerationTuning()
         self.max_upstream_features = max_upstream_features
+        if examples not in ("random", "residual"):
+            raise ValueError(f"examples={examples!r}; use 'random' or 'residual'.")
+        self.examples = examples
+        # the stream hands a residual-aware generator the class's earlier rows
+        self.uses_history = examples == "residual"
         self.usage = Usage()
         self.rows_generated = 0
         self._class_index = {c: i for i, c in enumerate(schema.classes)}
@@ -143,6 +156,7 @@ class TeamGenerator:
             *([{"bounding_constraints": binding}] if binding else []),
             *([{"max_upstream_features": self.max_upstream_features}]
               if self.max_upstream_features != MAX_UPSTREAM_FEATURES else []),
+            *([{"examples": self.examples}] if self.examples != "random" else []),
         )
 
     def rows_per_prompt(self, n_batches: int) -> int:
@@ -164,8 +178,12 @@ class TeamGenerator:
         return int(np.clip(n * n_batches // t.min_prompts_per_call, 1,
                            min(t.rows_per_prompt, n)))
 
-    def __call__(self, target, first: int, n_batches: int) -> list:
-        """Generate ``n_batches`` raw batches of ``target``, from index ``first``."""
+    def __call__(self, target, first: int, n_batches: int, history=()) -> list:
+        """Generate ``n_batches`` raw batches of ``target``, from index ``first``.
+
+        ``history`` holds the rows (values in schema order) of the class's
+        earlier batches of the stream; only residual-aware examples read it.
+        """
         n = self.batch_size
         k = self.rows_per_prompt(n_batches)
         groups = [(b, g) for b in range(n_batches) for g in range(math.ceil(n / k))]
@@ -173,7 +191,10 @@ class TeamGenerator:
                 for b, g in groups]
         local = Usage()
         shown = [set() for _ in range(len(keys) * k)]
-        values = self._features(target, keys, k, local, shown)
+        weights = ({target: np.maximum(self.pool.coverage_gap(target, list(history)),
+                                       1e-3)}
+                   if self.examples == "residual" else None)
+        values = self._features(target, keys, k, local, shown, weights)
         labels = self._labels(target, values, keys, k, local, shown)
         # a row whose label answer did not parse is lost like a feature row
         lost_labels = sum(1 for v, lab in zip(values, labels)
@@ -198,13 +219,14 @@ class TeamGenerator:
             ))
         return batches
 
-    def _features(self, target, keys, k, usage, shown) -> list:
+    def _features(self, target, keys, k, usage, shown, root_weights=None) -> list:
         """Feature values of every row, group-major; None for a lost row."""
         values, failures, conflicts = generate_features(
             self.backend, self.schema, self.plan, self.pool, [target] * len(keys),
             keys, rows_per_prompt=k, n_examples=self.n_examples,
             temperature=self.temperature, constraints=self.constraints,
             usage=usage, shown=shown, max_upstream_features=self.max_upstream_features,
+            root_weights=root_weights,
         )
         usage.add(parse_failures=failures)
         if conflicts:

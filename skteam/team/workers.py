@@ -21,6 +21,9 @@ from .plan import Plan
 #: width of the table or the depth of the plan, so the time per generated row
 #: grows linearly with the number of features (benchmarks/README.md, scaling).
 MAX_UPSTREAM_FEATURES = 24
+#: Residual-aware examples: a real row's weight is multiplied by this each
+#: time an earlier prompt of the same call showed it to the same role.
+SHOWN_DECAY = 0.5
 
 
 def shown_upstream(plan: Plan, role_name: str,
@@ -94,6 +97,7 @@ def generate_features(
     usage=None,
     shown=None,
     max_upstream_features: int | None = MAX_UPSTREAM_FEATURES,
+    root_weights=None,
 ):
     """Generate the feature values of ``len(targets) * rows_per_prompt`` rows.
 
@@ -153,6 +157,13 @@ def generate_features(
     max_upstream_features : int or None, default=MAX_UPSTREAM_FEATURES
         The most columns of ancestor roles one prompt shows
         (:func:`shown_upstream`); ``None`` shows every ancestor column.
+    root_weights : dict, default=None
+        Residual-aware examples: class -> positive weight of each of its real
+        rows (``pool.by_class`` order). The examples of a role without
+        parents are then drawn with these weights, each halved
+        (:data:`SHOWN_DECAY`) every time an earlier group of the call showed
+        the row to that role, so the prompts of one call spread over the
+        real rows. None: drawn uniformly.
 
     Returns
     -------
@@ -178,6 +189,7 @@ def generate_features(
     parents_of = {r.name: shown_upstream(plan, r.name, max_upstream_features)
                   for r in plan.roles}
     conflicts = 0
+    shown_root: dict = {}  # (class, root role) -> times each real row was shown
     for level in plan.levels():
         jobs = []
         for g, (target, key) in enumerate(zip(targets, keys)):
@@ -193,6 +205,12 @@ def generate_features(
                 if parent_names:  # real rows whose parent values are closest
                     idx = pool.nearest(rng, n_examples, target, parent_names,
                                        [values[r] for r in rows])
+                elif root_weights is not None and target in root_weights:
+                    times = shown_root.setdefault(
+                        (target, role_name), np.zeros(len(pool.by_class[target])))
+                    idx = pool.sample(rng, n_examples, target,
+                                      weights=root_weights[target] * SHOWN_DECAY ** times)
+                    times[np.searchsorted(pool.by_class[target], idx)] += 1
                 else:
                     idx = pool.sample(rng, n_examples, target)
                 if shown is not None:  # provenance: the real rows each row saw

@@ -61,3 +61,30 @@ def test_nearest_returns_at_most_the_class_size(pool):
     pool, _, y = pool
     idx = pool.nearest(np.random.default_rng(0), 50, 1, ["juv"], [{"juv": 1}])
     assert sorted(idx) == sorted(np.flatnonzero(y == 1))
+
+
+def test_coverage_gap_is_the_gower_distance_to_the_nearest_generated_row(pool):
+    pool, X, y = pool
+    class0 = X.iloc[pool.by_class[0]].to_numpy().tolist()
+    assert np.array_equal(pool.coverage_gap(0, []), np.ones(10))
+    gap = pool.coverage_gap(0, [class0[0]])  # a copy of the first real row
+    assert gap[0] == 0 and np.all(gap[1:] >= 0)
+    # real row 9 (juv 4, priors 13, m) against (juv 0, priors 0, f): juv and
+    # priors are range-scaled (4 and 13 of ranges 4 and 13), sex differs
+    assert gap[9] == pytest.approx((1 + 1 + 1) / 3)
+    both = pool.coverage_gap(0, [class0[0], class0[9]])
+    assert both[9] == 0 and both[0] == 0 and np.all(both <= gap)
+
+
+def test_weighted_sample_favours_heavy_rows_and_is_seeded(pool):
+    pool, _, _ = pool
+    weights = np.full(10, 1e-3)
+    weights[[2, 7]] = 1.0
+    rng = np.random.default_rng(0)
+    hits = np.zeros(20)
+    for _ in range(50):
+        hits[pool.sample(rng, 2, 0, weights=weights)] += 1
+    assert hits[[2, 7]].sum() > 90  # nearly always the two heavy rows
+    a = pool.sample(np.random.default_rng(1), 3, 0, weights=weights)
+    b = pool.sample(np.random.default_rng(1), 3, 0, weights=weights)
+    assert np.array_equal(a, b) and len(set(a)) == 3

@@ -62,3 +62,23 @@ def test_ancestor_columns_shown_are_part_of_the_stream_key(uniform_backend):
     # a worker shown no ancestor still writes whole rows
     batch = blind(1, 0, 1)[0]
     assert batch.rows and all(len(row) == 2 for row in batch.rows)
+
+
+def test_residual_examples_show_the_rows_the_history_covers_least(uniform_backend):
+    random = _generator(uniform_backend, n_examples=1)
+    residual = _generator(uniform_backend, n_examples=1, examples="residual")
+    assert residual.uses_history and not random.uses_history
+    assert residual.stream_key(X, Y, "m", (1, 0)) != random.stream_key(X, Y, "m", (1, 0))
+    # class 1 holds four real rows; earlier rows copied three of them
+    covered = [[20, "F"], [35, "M"], [50, "F"]]
+    batches = residual(1, 0, 2, history=covered)
+    seen = [ex for b in batches for ex in b.examples]  # per row: root + nearest
+    class1 = np.flatnonzero(Y == 1)
+    uncovered = class1[3]  # age 65, sex M
+    # 8 prompts of one example each for the root role: the uncovered row
+    # first and most often (its weight halves with every showing)
+    assert uncovered in seen[0]
+    assert sum(uncovered in ex for ex in seen) >= 0.75 * len(seen)
+    # without a history every real row of the class can be shown
+    free = [i for b in random(1, 0, 2) for ex in b.examples for i in ex]
+    assert set(free) <= set(class1)
