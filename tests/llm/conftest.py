@@ -33,24 +33,10 @@ LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>"
 
 @pytest.fixture(scope="session")
 def hf_checkpoint_dir(tmp_path_factory):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The bundled model written as a checkpoint directory (float32 weights)."""
+    from skteam.llm.embedded import write_checkpoint_dir
 
-    from skteam.llm.embedded import embedded_model_path
-
-    gguf = embedded_model_path()
-    out = tmp_path_factory.mktemp("smollm2-hf")
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                  dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = type(loaded)(config)
-    model.load_state_dict(loaded.state_dict())
-    model.generation_config = loaded.generation_config
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return write_checkpoint_dir(tmp_path_factory.mktemp("smollm2-hf"))
 
 
 def _llama3_corpus():
