@@ -409,8 +409,7 @@ class TeamTrimSampler(BaseOverSampler):
         key = generator.stream_key(X_df, y, str(self.model), n_examples=(
             self.n_examples, LABEL_EXAMPLES if generator.labeling == "worker" else 0))
         stream = get_stream(key, self.schema_.classes, self.cache_dir)
-        rows_per_chunk = self._generation_tuning.chunk_rows(
-            len(self.schema_.names), self.batch_size)
+        rows_per_chunk = self._generation_tuning.rows_per_chunk
         loop = TrimLoop(
             quotas, X_df, y, trim=trim, batch_size=self.batch_size,
             max_batches=budget, on_shortfall=self.on_shortfall, verbose=self.verbose,

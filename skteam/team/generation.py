@@ -44,11 +44,6 @@ class GenerationTuning:
     rows_per_chunk : int, default=60
         Rows generated in one go per class (measured on the 2-core CPU:
         forward batches of 32–64 rows give most of the gain of batching).
-    cells_per_chunk : int, default=1200
-        On wide tables a chunk holds fewer rows, at most this many cells
-        (``rows_per_chunk`` rows of 20 features), and at least one batch
-        (:meth:`chunk_rows`): a chunk is generated whole, so rows beyond a
-        class's need cost time in proportion to the table's width.
     rows_per_prompt : int, default=5
         Rows answered by one prompt: its in-context examples are read once
         for this many rows, while different prompts still show different
@@ -63,25 +58,6 @@ class GenerationTuning:
     rows_per_chunk: int = 60
     rows_per_prompt: int = 5
     min_prompts_per_call: int = 10
-    cells_per_chunk: int = 1200
-
-    def chunk_rows(self, n_features: int, batch_size: int) -> int:
-        """Rows of one chunk for a table of ``n_features`` features.
-
-        Parameters
-        ----------
-        n_features : int
-        batch_size : int
-            Rows per batch; a chunk holds at least one batch.
-
-        Returns
-        -------
-        rows : int
-            ``min(rows_per_chunk, cells_per_chunk // n_features)``, at least
-            ``batch_size``.
-        """
-        return max(batch_size, min(self.rows_per_chunk,
-                                   self.cells_per_chunk // max(1, n_features)))
 
 
 class TeamGenerator:

@@ -82,12 +82,3 @@ def test_residual_examples_show_the_rows_the_history_covers_least(uniform_backen
     # without a history every real row of the class can be shown
     free = [i for b in random(1, 0, 2) for ex in b.examples for i in ex]
     assert set(free) <= set(class1)
-
-
-def test_chunks_of_wide_tables_hold_fewer_rows():
-    tuning = GenerationTuning()
-    assert tuning.chunk_rows(13, 10) == 60  # narrow tables: rows_per_chunk
-    assert tuning.chunk_rows(20, 10) == 60
-    assert tuning.chunk_rows(80, 10) == 15  # 1200 cells
-    assert tuning.chunk_rows(400, 10) == 10  # at least one batch
-    assert GenerationTuning(cells_per_chunk=10 ** 6).chunk_rows(400, 10) == 60
