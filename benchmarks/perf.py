@@ -664,7 +664,8 @@ def cpu_bf16_flags():
 
 
 def dtype_environment(model):
-    """CPU model, bf16 flags, transformers and what ``dtype="auto"`` picks for ``model``."""
+    """CPU model, bf16 flags, transformers and what ``dtype="auto"`` picks
+    for ``model``."""
     import transformers
 
     from skteam.llm.hf import choose_dtype, cpu_has_native_bf16, gguf_weights_packed
@@ -678,6 +679,15 @@ def dtype_environment(model):
             "weights_packed_expected": bool(path) and gguf_weights_packed(path),
             "auto_dtype": auto, "auto_reason": reason,
             "transformers": transformers.__version__}
+
+
+def write_csv(df, out) -> Path:
+    """Write ``df`` to ``out`` (folders made as needed); say so; return the path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    print(f"wrote {out}")
+    return out
 
 
 def compare_dtypes(args, hw):
@@ -713,16 +723,19 @@ def compare_dtypes(args, hw):
             sk, _ = run_skteam(model, X, y, {**context, "labeling": "target"}, plan,
                                args.rows, args.seed,
                                rows_per_chunk=args.rows_per_chunk)
-            row = {**sk, **hw, **env, "dataset": name, "method": f"skteam dtype={dtype}",
+            row = {**sk, **hw, **env, "dataset": name,
+                   "method": f"skteam dtype={dtype}",
                    "requested_dtype": dtype, "dtype": backend.dtype,
                    "dtype_reason": backend.dtype_reason,
                    "weights_packed": backend.weights_packed, "rep": rep,
-                   "rows_per_chunk": args.rows_per_chunk or DEFAULT_TUNING.rows_per_chunk,
+                   "rows_per_chunk": (args.rows_per_chunk
+                                      or DEFAULT_TUNING.rows_per_chunk),
                    "model": args.model, "seed": args.seed, "train_rows": args.train}
             records.append(row)
-            print({k: row[k] for k in ("method", "rep", "dtype", "valid_rows", "seconds",
-                                       "valid_rows_per_s", "gen_tokens_per_s",
-                                       "parse_failures")}, flush=True)
+            print({k: row[k] for k in ("method", "rep", "dtype", "valid_rows",
+                                       "seconds", "valid_rows_per_s",
+                                       "gen_tokens_per_s", "parse_failures")},
+                  flush=True)
     df = pd.DataFrame(records)
     medians = df.groupby("requested_dtype", sort=False)["valid_rows_per_s"].median()
     first = medians.iloc[0]
@@ -734,10 +747,7 @@ def compare_dtypes(args, hw):
               f"{medians[dtype]} valid rows/s over {args.dtype_reps} runs, "
               f"x{_ratio(medians[dtype], first, 3)} vs dtype="
               f"{args.compare_dtypes[0]}", flush=True)
-    out = Path(args.out or RESULTS / "perf_dtypes.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
-    print(f"wrote {out}")
+    write_csv(df, args.out or RESULTS / "perf_dtypes.csv")
     return records
 
 
@@ -775,7 +785,8 @@ def forward_check(args, hw):
     runs = {}
     with torch.inference_mode():
         for model in models.values():  # warm-up
-            step(model, torch.randint(100, 1000, (2, 16), generator=gen), DynamicCache())
+            warm = torch.randint(100, 1000, (2, 16), generator=gen)
+            step(model, warm, DynamicCache())
         for case in args.forward_cases:
             batch, tokens = (int(v) for v in case.split(":"))
             vocab = min(m.config.vocab_size for m in models.values())
@@ -809,13 +820,11 @@ def forward_check(args, hw):
         by = part.set_index("dtype")
         print(f"batch {batch}, {tokens} prompt tokens: prompt tokens/s "
               f"{by.loc['float32', 'prompt_tokens_per_s']} -> "
-              f"{by.loc['bfloat16', 'prompt_tokens_per_s']} (fp32 -> bf16), decode step "
+              f"{by.loc['bfloat16', 'prompt_tokens_per_s']} (fp32 -> bf16), "
+              f"decode step "
               f"{by.loc['float32', 'decode_step_ms']} -> "
               f"{by.loc['bfloat16', 'decode_step_ms']} ms", flush=True)
-    out = Path(args.out or RESULTS / "perf_dtype_forward.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
-    print(f"wrote {out}")
+    write_csv(df, args.out or RESULTS / "perf_dtype_forward.csv")
     return records
 
 
@@ -1063,10 +1072,7 @@ def main(argv=None):
                             "mean_forward_batch": row["forward_batch"]})
 
     df = pd.DataFrame(records)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
-    print(f"wrote {out}")
+    out = write_csv(df, args.out)
     if (df["method"] == "skteam sweep").any():
         png = out.with_name(out.stem + "_throughput.png")
         plot(df, png)

@@ -159,7 +159,7 @@ def main(argv=None):
     table = df.pivot_table(index="table", columns="plan", values="ari",
                            aggfunc="mean")[args.plans]
     table.loc["mean over tables"] = table.mean()
-    md = [f"# Plan quality: adjusted Rand index against hand-written groupings",
+    md = ["# Plan quality: adjusted Rand index against hand-written groupings",
           "",
           f"`python benchmarks/plan_quality.py --seeds {' '.join(map(str, args.seeds))}"
           f" --minority {args.minority} --ratio {args.ratio} --model {args.model}`; "

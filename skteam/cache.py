@@ -230,19 +230,21 @@ class BatchStream:
             if hit is not None:
                 return hit, True
             first = (index // chunk) * chunk
-            if getattr(produce, "uses_history", False):
+            history = getattr(produce, "uses_history", False)
+            if history:
                 # a chunk made from the earlier rows of its class: those are
                 # made first, so its content is the same however it is reached
                 for earlier in range(0, first, chunk):
                     if (target, chunk, earlier) not in self.batches:
-                        self._produce(target, earlier, produce, chunk)
-            self._produce(target, first, produce, chunk)
+                        self._produce(target, earlier, produce, chunk, history)
+            self._produce(target, first, produce, chunk, history)
             self._save()
             return self.batches[(target, chunk, index)], False
 
-    def _produce(self, target, first, produce, chunk):
-        """Generate the chunk of ``target`` that starts at ``first``."""
-        if getattr(produce, "uses_history", False):
+    def _produce(self, target, first, produce, chunk, history):
+        """Generate the chunk of ``target`` that starts at ``first``; with
+        ``history``, ``produce`` is given the rows of the earlier chunks."""
+        if history:
             history = [row for i in range(first)
                        for row in self.batches[(target, chunk, i)].rows]
             new = produce(target, first, chunk, history=history)

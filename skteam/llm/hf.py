@@ -766,7 +766,8 @@ class _DropPackedNote(logging.Filter):
     """Drops transformers' "weights packed is fastest in float32" note."""
 
     def filter(self, record):
-        return "with its weights packed is fastest in float32" not in record.getMessage()
+        note = "with its weights packed is fastest in float32"
+        return note not in record.getMessage()
 
 
 def _quiet_gguf_bar():

@@ -43,7 +43,8 @@ model, from the training rows ``D_ori`` alone, deterministically:
 lopsided or too repaired to trust, so the caller can use :func:`data_plan`.
 The stepwise task manager (:func:`skteam.team.manager.plan_in_steps`) uses
 the same association (:func:`association_matrix`), tokens
-(:func:`feature_tokens`), role order and agglomeration.
+(:func:`feature_tokens`), role order (:func:`order_groups`) and edges
+(:func:`forward_edges`).
 """
 
 from __future__ import annotations
@@ -506,8 +507,9 @@ def is_degenerate(plan, schema, *, max_role_features=8) -> str:
     A plan is degenerate when the table has at least 4 features and the plan
     one role (a team of one worker is a single prompt), when the table has at
     least 6 features and one role holds more than half of them or more than
-    ``max_role_features``, or when it is a repaired manager plan (``source="manager (repaired)"``) whose
-    repairs dropped a role or put features in a "Remaining features" role.
+    ``max_role_features``, or when it is a repaired manager plan
+    (``source="manager (repaired)"``) whose repairs dropped a role or put
+    features in a "Remaining features" role.
 
     Parameters
     ----------

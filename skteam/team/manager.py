@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+from collections import Counter
 
 import numpy as np
-
-import math
-from collections import Counter
 
 from ..rowformat import format_row
 from ..schema import Schema
 from . import prompts
-from .data_plan import association_matrix, feature_tokens, forward_edges, order_groups
+from .data_plan import (
+    _label_association,
+    association_matrix,
+    feature_tokens,
+    forward_edges,
+    order_groups,
+)
 from .plan import Plan, fallback_plan, repair_plan
 
 logger = logging.getLogger("skteam")
@@ -221,8 +226,8 @@ def _choose(backend, system, questions, options, *, seed, temperature, usage):
 
 
 def plan_in_steps(backend, schema: Schema, X, y=None, *, seed: int,
-                  max_roles: int = 4, max_role_features: int = 8,
-                  temperature: float = 0.0, usage=None) -> Plan:
+                  max_roles: int = 4, temperature: float = 0.0,
+                  usage=None) -> Plan:
     """The task manager's plan, asked as three kinds of small questions.
 
     1. **Names.** Each feature's group is named with one of
@@ -262,9 +267,6 @@ def plan_in_steps(backend, schema: Schema, X, y=None, *, seed: int,
         Seed of the first question; question ``k`` of a step uses ``seed + k``.
     max_roles : int, default=4
         Most roles.
-    max_role_features : int, default=8
-        Accepted for the interface of :func:`~skteam.team.planning.make_plan`;
-        a lopsided result is replaced there (``is_degenerate``).
     temperature : float, default=0.0
         Sampling temperature (0: greedy).
     usage : Usage, default=None
@@ -276,9 +278,6 @@ def plan_in_steps(backend, schema: Schema, X, y=None, *, seed: int,
         ``source="manager (steps)"``; :func:`fallback_plan` when a prompt
         does not fit the model's context.
     """
-    del max_role_features  # checked by the caller
-    from .data_plan import _label_association  # the data plan's own score
-
     n = len(schema.names)
     if n < 2:
         return fallback_plan(schema, reason="one feature")

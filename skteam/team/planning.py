@@ -14,10 +14,10 @@ from ..utils import derive_rng, derive_seed
 from .data_plan import data_plan, unless_degenerate
 from .manager import plan_in_steps, plan_with_manager
 from .plan import Plan, Role, fallback_plan, load_plan
+from .reorder import plan_for_constraints
 
 #: The plans named by a string (``plan=``) rather than given as roles.
 NAMED_PLANS = ("data", "steps", "single")
-from .reorder import plan_for_constraints
 
 
 def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: int,

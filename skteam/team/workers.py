@@ -208,8 +208,8 @@ def generate_features(
                 elif root_weights is not None and target in root_weights:
                     times = shown_root.setdefault(
                         (target, role_name), np.zeros(len(pool.by_class[target])))
-                    idx = pool.sample(rng, n_examples, target,
-                                      weights=root_weights[target] * SHOWN_DECAY ** times)
+                    weights = root_weights[target] * SHOWN_DECAY ** times
+                    idx = pool.sample(rng, n_examples, target, weights=weights)
                     times[np.searchsorted(pool.by_class[target], idx)] += 1
                 else:
                     idx = pool.sample(rng, n_examples, target)

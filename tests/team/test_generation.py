@@ -68,7 +68,8 @@ def test_residual_examples_show_the_rows_the_history_covers_least(uniform_backen
     random = _generator(uniform_backend, n_examples=1)
     residual = _generator(uniform_backend, n_examples=1, examples="residual")
     assert residual.uses_history and not random.uses_history
-    assert residual.stream_key(X, Y, "m", (1, 0)) != random.stream_key(X, Y, "m", (1, 0))
+    keys = [g.stream_key(X, Y, "m", (1, 0)) for g in (random, residual)]
+    assert keys[0] != keys[1]
     # class 1 holds four real rows; earlier rows copied three of them
     covered = [[20, "F"], [35, "M"], [50, "F"]]
     batches = residual(1, 0, 2, history=covered)

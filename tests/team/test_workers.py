@@ -149,7 +149,7 @@ def test_real_model_returns_rows_of_a_40_column_table(embedded_backend):
     X = pd.DataFrame({f"m{i}": np.round(rng.normal(50, 10, 30), 1) for i in range(40)})
     y = np.array([0] * 24 + [1] * 6)
     backend = Recorder(embedded_backend)
-    sampler = TeamTrimSampler(model=backend, qc=(), sampling_strategy={1: 3},
+    sampler = TeamTrimSampler(model=backend, qc=(), sampling_strategy={1: 9},
                               batch_size=3, max_batches=1, random_state=0, verbose=0,
                               labeling="target")
     with warnings.catch_warnings():
