@@ -22,7 +22,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from .budget import batch_budget
+from .budget import batch_budget, chunk_batches
 from .cache import get_stream
 from .constraints import ConstraintSet
 from .exceptions import ShortfallError, attach_report, note_generation_error
@@ -414,8 +414,8 @@ class TeamTrimSampler(BaseOverSampler):
             quotas, X_df, y, trim=trim, batch_size=self.batch_size,
             max_batches=budget, on_shortfall=self.on_shortfall, verbose=self.verbose,
             relabel=self._relabel(X_df, y),
-            chunks={c: max(1, min(rows_per_chunk // self.batch_size, budget[c]))
-                    for c in quotas},
+            chunks={c: chunk_batches(q, self.batch_size, budget[c], rows_per_chunk)
+                    for c, q in quotas.items()},
         )
         try:
             loop.run(stream, generator)

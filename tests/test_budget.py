@@ -25,3 +25,16 @@ def test_fill_order_ranks_by_duel_trim_margin_diversity_then_row_cost():
     assert order == ["won duel, high gain", "won duel, low gain, cheap",
                      "won duel, low gain, costly", "lost duel by less, in trim",
                      "lost duel, in trim", "lost duel, out of trim", "no duel"]
+
+
+def test_chunk_batches_bounded_by_quota_budget_and_chunk_rows():
+    from skteam.budget import CHUNK_OVERSAMPLE, chunk_batches
+
+    # a large quota: the chunk is rows_per_chunk rows
+    assert chunk_batches(100, 10, 32, 60) == 6
+    # a small quota: at most CHUNK_OVERSAMPLE times its rows
+    assert chunk_batches(18, 10, 8, 60) == -(-CHUNK_OVERSAMPLE * 18 // 10)
+    # never more than the budget, never less than one batch
+    assert chunk_batches(100, 10, 2, 60) == 2
+    assert chunk_batches(1, 10, 5, 60) == 1
+    assert chunk_batches(5, 20, 5, 10) == 1

@@ -21,7 +21,9 @@ model, from the training rows ``D_ori`` alone, deterministically:
    cap is merged. Merging stops once the best pair's mean similarity is below
    :func:`merge_threshold` (``2 / sqrt(n_rows)``, about the largest |rho| that
    independent columns reach by chance in 19 draws of 20) and there are at
-   most ``ceil(n / 3)`` groups; it always goes on down to ``ceil(n / cap)``
+   most ``min(ceil(n / 3), MAX_ROLES)`` groups (so a wide table gets fewer,
+   larger roles: each role is one more worker call per batch); it always goes
+   on down to ``ceil(n / cap)``
    groups (the fewest the cap allows) and never below 2 groups for a table of
    4 or more features. The cap is ``max_role_features``, and at most half of
    the features for a table of 6 or more (so :func:`is_degenerate` never flags
@@ -30,7 +32,9 @@ model, from the training rows ``D_ori`` alone, deterministically:
    features, plus its mean association with the label ``y`` when given; roles
    with the higher score (the hubs that the rest depend on) come first.
 5. **Edges.** From an earlier role to a later one when their mean
-   cross-association is at least :data:`EDGE_THRESHOLD`; a later role left with
+   cross-association is at least :func:`edge_threshold` (:data:`EDGE_THRESHOLD`,
+   or 1.5 times the association independent columns show by chance in so few
+   rows, whichever is larger); a later role left with
    no parent is linked from the earlier role it is most associated with, so the
    graph is connected. Edges only point forward in the order: always a DAG.
 6. **Names.** A role is named after the most common token its feature names
@@ -60,7 +64,7 @@ from scipy.stats import rankdata
 from .plan import Plan, Role
 
 __all__ = ["data_plan", "is_degenerate", "association_matrix", "feature_tokens",
-           "merge_threshold"]
+           "merge_threshold", "edge_threshold"]
 
 #: Weight of the shared-token bonus added to the association (step 2): two
 #: features whose words all match gain as much as a |rho| of 0.3.
@@ -75,6 +79,10 @@ MIN_FEATURES_FOR_TWO_ROLES = 4
 #: Merging goes on below the merge threshold while there are more roles than
 #: ``ceil(n_features / MEAN_ROLE_FEATURES)``.
 MEAN_ROLE_FEATURES = 3
+#: ... and while there are more than this many roles: every role is one more
+#: worker call per batch, so a wide table gets roles near the cap rather than
+#: many small ones.
+MAX_ROLES = 8
 
 _STOPWORDS = frozenset(
     "the and for with from per into over under than that this these those are "
@@ -302,7 +310,8 @@ def _group_limits(n: int, cap: int) -> tuple:
     fewest = math.ceil(n / cap)
     if n >= MIN_FEATURES_FOR_TWO_ROLES:
         fewest = max(fewest, 2)
-    most = max(fewest, math.ceil(n / MEAN_ROLE_FEATURES)) if n >= 2 else 1
+    most = (max(fewest, min(math.ceil(n / MEAN_ROLE_FEATURES), MAX_ROLES))
+            if n >= 2 else 1)
     return min(fewest, n), most
 
 
@@ -415,7 +424,7 @@ def data_plan(schema, X, y=None, *, max_role_features=8, reason="") -> Plan:
     note = (f"roles from feature association in D_ori ({n_rows} rows; max "
             f"{cap} features per role; groups merged down to a mean similarity "
             f"of {threshold:.2f}; edges where the mean association is at "
-            f"least {EDGE_THRESHOLD})")
+            f"least {edge_threshold(n_rows):.2f})")
     repairs = ((reason,) if reason else ()) + (note,)
     if n_feat < 2:
         role = Role(_role_names([[0]], names)[0], tuple(names))
@@ -425,7 +434,7 @@ def data_plan(schema, X, y=None, *, max_role_features=8, reason="") -> Plan:
     groups = order_groups(groups, assoc, _label_association(X, y, schema))
     role_names = _role_names(groups, names)
     edges = [(role_names[i], role_names[j])
-             for i, j in forward_edges(groups, assoc)]
+             for i, j in forward_edges(groups, assoc, edge_threshold(n_rows))]
     roles = tuple(Role(nm, tuple(names[i] for i in g))
                   for nm, g in zip(role_names, groups))
     return Plan(roles, tuple(edges), source="data", repairs=repairs)
@@ -477,7 +486,27 @@ def order_groups(groups, assoc, label) -> list:
     return [groups[k] for k in order]
 
 
-def forward_edges(groups, assoc) -> list:
+def edge_threshold(n_rows: int) -> float:
+    """Mean cross-association from which a role is another's parent.
+
+    ``max(EDGE_THRESHOLD, 1.2 / sqrt(n_rows))``: 1.5 times the mean |rho|
+    that independent columns show by chance (about ``0.8 / sqrt(n_rows)``),
+    so roles of unrelated columns are not linked on noise (on a wide table
+    every pair of roles would be, and the team would become one long chain).
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of ``D_ori``.
+
+    Returns
+    -------
+    threshold : float
+    """
+    return max(EDGE_THRESHOLD, 1.2 / math.sqrt(max(n_rows, 1)))
+
+
+def forward_edges(groups, assoc, threshold=EDGE_THRESHOLD) -> list:
     """Edges ``(i, j)``, ``i < j``, between ordered groups (step 5).
 
     Parameters
@@ -485,6 +514,9 @@ def forward_edges(groups, assoc) -> list:
     groups : list of list of int
         Groups of feature indices in precedence order.
     assoc : ndarray of shape (n_features, n_features)
+    threshold : float, default=EDGE_THRESHOLD
+        Mean cross-association from which an earlier group is a parent
+        (:func:`edge_threshold`).
 
     Returns
     -------
@@ -494,7 +526,7 @@ def forward_edges(groups, assoc) -> list:
     edges = []
     for j in range(1, len(groups)):
         cross = [_cross(assoc, groups[i], groups[j]) for i in range(j)]
-        parents = [i for i in range(j) if cross[i] >= EDGE_THRESHOLD]
+        parents = [i for i in range(j) if cross[i] >= threshold]
         if not parents:
             parents = [int(np.argmax(cross))]
         edges.extend((i, j) for i in parents)

@@ -10,6 +10,37 @@ import pandas as pd
 from ..rowformat import format_row
 from ..schema import Schema
 
+#: The most cells of real rows one role worker prompt shows: a prompt whose
+#: role and shown parents span more than ``WORKER_EXAMPLE_CELLS / n_examples``
+#: columns shows fewer examples (8 examples up to 12 columns), so a prompt's
+#: length stays bounded on a wide table (``docs/method.md``, wide tables).
+WORKER_EXAMPLE_CELLS = 96
+#: The same for a label worker prompt, which shows every column (8 examples
+#: up to 20 features).
+LABEL_EXAMPLE_CELLS = 160
+#: A prompt shows at least this many examples whatever the width.
+MIN_EXAMPLES = 2
+
+
+def examples_for_width(n_examples: int, n_columns: int, max_cells: int) -> int:
+    """Examples one prompt shows: ``n_examples`` within ``max_cells`` cells.
+
+    Parameters
+    ----------
+    n_examples : int
+        Examples asked for (the sampler's ``n_examples``).
+    n_columns : int
+        Columns of each example row in the prompt.
+    max_cells : int
+        The most cells the examples may hold.
+
+    Returns
+    -------
+    k : int
+        ``min(n_examples, max(MIN_EXAMPLES, max_cells // n_columns))``.
+    """
+    return int(min(n_examples, max(MIN_EXAMPLES, max_cells // max(n_columns, 1))))
+
 
 class ExamplePool:
     """Real rows, pre-formatted per feature, grouped by class.

@@ -27,7 +27,8 @@ logger = logging.getLogger("skteam")
 # Part of every stream key: raise it when a prompt text changes, so that
 # batches cached on disk under the old prompts are not read back.
 # 2: a worker prompt shows its role's and its (nearest) ancestors' columns only.
-PROMPT_VERSION = 2
+# 3: prompts of wide roles and tables show fewer examples (examples_for_width).
+PROMPT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -48,16 +49,18 @@ class GenerationTuning:
         Rows answered by one prompt: its in-context examples are read once
         for this many rows, while different prompts still show different
         examples.
-    min_prompts_per_call : int, default=10
+    min_prompts_per_call : int, default=8
         Decoding is sequential within a prompt, so a chunk keeps at least
         this many prompts in flight (measured on the 2-core CPU: a decode
         step costs ~50 ms + ~3.5 ms per row in the batch, prefill ~1.8 ms
-        per token).
+        per token). 8 rather than 10 so that a chunk of 4 batches of 10
+        rows gets prompts of 5 rows, not of 4 (three prompts of 4 per
+        batch, two of their rows thrown away).
     """
 
     rows_per_chunk: int = 60
     rows_per_prompt: int = 5
-    min_prompts_per_call: int = 10
+    min_prompts_per_call: int = 8
 
 
 class TeamGenerator:

@@ -11,7 +11,7 @@ from ..schema import Schema
 from ..utils import derive_rng, derive_seed
 from . import prompts
 from ._batching import MAX_PROMPTS_PER_CALL, check_answers, chunks
-from .examples import ExamplePool
+from .examples import LABEL_EXAMPLE_CELLS, ExamplePool, examples_for_width
 
 
 def class_texts(schema: Schema) -> list[str]:
@@ -59,7 +59,9 @@ def label_rows(
         One key of non-negative ints per group; seeds its examples and its
         generation.
     n_examples : int, default=8
-        Real rows shown in each prompt.
+        Real rows shown in each prompt; fewer on a table wider than
+        ``LABEL_EXAMPLE_CELLS / n_examples`` features
+        (:func:`~skteam.team.examples.examples_for_width`).
     temperature : float, default=0.8
         Sampling temperature.
     example_choice : {"balanced", "nearest", "nearest_per_class"}, \
@@ -83,12 +85,13 @@ def label_rows(
     options = class_texts(schema)
     to_class = dict(zip(options, schema.classes))
     names = schema.names
+    n_shown = examples_for_width(n_examples, len(names), LABEL_EXAMPLE_CELLS)
     jobs = []
     for g, (rows, key) in enumerate(zip(groups, keys)):
         if not rows:
             continue
         rng = derive_rng(*key, 999, 1)
-        idx = _label_examples(pool, rng, n_examples, names, rows, example_choice)
+        idx = _label_examples(pool, rng, n_shown, names, rows, example_choice)
         if shown is not None:  # provenance: the real rows the group saw
             shown[g].update(int(j) for j in idx)
         examples = [(pool.line(names, j), prompts._one_line(pool.y[j])) for j in idx]

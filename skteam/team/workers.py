@@ -12,7 +12,7 @@ from ..utils import derive_rng, derive_seed
 from . import prompts
 from ._batching import MAX_PROMPTS_PER_CALL, check_answers, chunks
 from .bounds import bounding_constraints, cell_bounds
-from .examples import ExamplePool
+from .examples import WORKER_EXAMPLE_CELLS, ExamplePool, examples_for_width
 from .plan import Plan
 
 #: The most columns of ancestor roles a worker prompt shows. A worker sees
@@ -20,7 +20,7 @@ from .plan import Plan
 #: first, up to this many: with it, a prompt's length is bounded whatever the
 #: width of the table or the depth of the plan, so the time per generated row
 #: grows linearly with the number of features (benchmarks/README.md, scaling).
-MAX_UPSTREAM_FEATURES = 24
+MAX_UPSTREAM_FEATURES = 8
 #: Residual-aware examples: a real row's weight is multiplied by this each
 #: time an earlier prompt of the same call showed it to the same role.
 SHOWN_DECAY = 0.5
@@ -144,7 +144,9 @@ def generate_features(
     rows_per_prompt : int, default=5
         Rows in each group (answered by one prompt per role).
     n_examples : int, default=8
-        Real rows shown in each prompt.
+        Real rows shown in each prompt; fewer where the role's and its shown
+        parents' columns are more than ``WORKER_EXAMPLE_CELLS / n_examples``
+        (:func:`~skteam.team.examples.examples_for_width`).
     temperature : float, default=0.8
         Sampling temperature.
     constraints : iterable of Constraint, default=()
@@ -202,17 +204,19 @@ def generate_features(
                 parent_names = parents_of[role_name]
                 parent_specs = [schema[f] for f in parent_names]
                 rng = derive_rng(*key, role_index[role_name], 1)
+                n_shown = examples_for_width(
+                    n_examples, len(specs) + len(parent_specs), WORKER_EXAMPLE_CELLS)
                 if parent_names:  # real rows whose parent values are closest
-                    idx = pool.nearest(rng, n_examples, target, parent_names,
+                    idx = pool.nearest(rng, n_shown, target, parent_names,
                                        [values[r] for r in rows])
                 elif root_weights is not None and target in root_weights:
                     times = shown_root.setdefault(
                         (target, role_name), np.zeros(len(pool.by_class[target])))
                     weights = root_weights[target] * SHOWN_DECAY ** times
-                    idx = pool.sample(rng, n_examples, target, weights=weights)
+                    idx = pool.sample(rng, n_shown, target, weights=weights)
                     times[np.searchsorted(pool.by_class[target], idx)] += 1
                 else:
-                    idx = pool.sample(rng, n_examples, target)
+                    idx = pool.sample(rng, n_shown, target)
                 if shown is not None:  # provenance: the real rows each row saw
                     for r in rows:
                         shown[r].update(int(j) for j in idx)

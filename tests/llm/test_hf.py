@@ -90,6 +90,21 @@ def test_forced_tokens_take_one_forward_pass(embedded_backend, monkeypatch):
     assert fast_calls < len(calls) - 5
 
 
+def test_step_width_takes_the_most_tokens_per_cost():
+    from skteam.llm.hf import step_width
+
+    # every row forced in step: the whole run at once
+    assert step_width([30] * 60, 16) == 30
+    # one row forced among 59 sampling ones: it must not make the others
+    # pad to its width
+    assert step_width([30] + [1] * 59, 16) == 1
+    # a few rows sampling among many forced ones: the forced width wins
+    assert step_width([20] * 50 + [1] * 3, 16) == 20
+    # a large fixed cost (a GPU) favours the wide step
+    assert step_width([30] + [1] * 59, 4096) == 30
+    assert step_width([1], 16) == 1
+
+
 @pytest.mark.model
 def test_context_overflow_is_reported(embedded_backend):
     prompt = "word " * (embedded_backend.context_length + 10)

@@ -294,6 +294,27 @@ def test_120_columns_is_fast():
     assert elapsed < 10.0
 
 
+@pytest.mark.parametrize("n_features", [40, 80, 120])
+def test_wide_noise_table_gets_few_large_roles_and_a_shallow_dag(n_features):
+    # 30 rows of unrelated columns: every pair of roles shows a chance
+    # association of about 0.15, which must not link them all into a chain
+    rng = np.random.default_rng(n_features)
+    X = pd.DataFrame(np.round(rng.normal(size=(30, n_features)), 2),
+                     columns=[f"x{i}" for i in range(n_features)])
+    schema = Schema.infer(X)
+    plan = data_plan(schema, X)
+    _check_valid(plan, schema)
+    n_roles = len(plan.roles)
+    assert n_roles <= max(module.MAX_ROLES, 1.5 * -(-n_features // 8))
+    assert len(plan.edges) <= 2 * n_roles
+    assert len(plan.levels()) <= n_roles // 2 + 1
+
+
+def test_edge_threshold_is_above_chance():
+    assert module.edge_threshold(30) > 0.8 / np.sqrt(30)
+    assert module.edge_threshold(10_000) == module.EDGE_THRESHOLD
+
+
 @pytest.mark.parametrize("func", [data_plan, is_degenerate, association_matrix])
 def test_docstrings_document_every_parameter(func):
     docscrape = pytest.importorskip("numpydoc.docscrape")

@@ -88,3 +88,13 @@ def test_weighted_sample_favours_heavy_rows_and_is_seeded(pool):
     a = pool.sample(np.random.default_rng(1), 3, 0, weights=weights)
     b = pool.sample(np.random.default_rng(1), 3, 0, weights=weights)
     assert np.array_equal(a, b) and len(set(a)) == 3
+
+
+def test_examples_for_width_keeps_a_prompt_within_its_cells():
+    from skteam.team.examples import MIN_EXAMPLES, examples_for_width
+
+    assert examples_for_width(8, 12, 96) == 8  # a narrow role: all examples
+    assert examples_for_width(8, 20, 96) == 4  # a wide role: fewer
+    assert examples_for_width(8, 200, 96) == MIN_EXAMPLES  # never fewer than this
+    assert examples_for_width(1, 200, 96) == 1  # never more than asked for
+    assert examples_for_width(8, 0, 96) == 8
