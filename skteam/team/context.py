@@ -27,7 +27,12 @@ from typing import Sequence
 
 from ..schema import Schema
 from . import prompts
-from .examples import ExamplePool
+from .examples import (
+    LABEL_EXAMPLE_CELLS,
+    WORKER_EXAMPLE_CELLS,
+    ExamplePool,
+    examples_for_width,
+)
 from .labeler import class_texts
 from .plan import Plan
 from .workers import MAX_UPSTREAM_FEATURES, max_tokens_for, shown_upstream
@@ -169,7 +174,10 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
     n_examples, n_label_examples : int
         The wanted numbers of examples in worker and label prompts;
         ``n_label_examples=0``: no label worker prompt is sent
-        (``labeling="target"``), so none is checked.
+        (``labeling="target"``), so none is checked. A prompt is checked
+        with the examples it will show
+        (:func:`~skteam.team.examples.examples_for_width`); the fit's counts
+        are below these only where the context binds.
     rows_per_prompt : int
         The most rows one prompt answers.
     max_upstream_features : int or None, default=MAX_UPSTREAM_FEATURES
@@ -212,10 +220,14 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
             else:
                 lines = [pool.line(role.features, j) for j in rows]
             label = target.item() if hasattr(target, "item") else target
+            # the examples the prompt shows: at most the width bound
+            wanted = examples_for_width(k_work, len(specs) + len(parent_specs),
+                                        WORKER_EXAMPLE_CELLS)
             k, total = _fit_one(f"worker prompt of role {role.name!r} for class "
-                                f"{label!r}", base, lines, budget, k_work, context,
+                                f"{label!r}", base, lines, budget, wanted, context,
                                 schema, count, backend)
-            k_work = min(k_work, k)
+            if k < wanted:  # the context binds, not the width
+                k_work = k
             longest = max(longest, total)
     if n_label_examples == 0:
         return ContextFit(k_work, 0, context, longest)
@@ -228,7 +240,10 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
              for j in range(len(pool.y))]
     row_tokens = max_tokens_for(list(schema.features), count)
     budget = rows_per_prompt * (row_tokens + arrow + max(count(o) for o in options) + 2)
+    wanted = examples_for_width(n_label_examples, len(names), LABEL_EXAMPLE_CELLS)
     k_label, total = _fit_one("label worker prompt", base, lines, budget,
-                              n_label_examples, context, schema, count, backend)
+                              wanted, context, schema, count, backend)
+    if k_label >= wanted:  # the width bound, not the context, limits the examples
+        k_label = n_label_examples
     longest = max(longest, total)
     return ContextFit(k_work, k_label, context, longest)
