@@ -13,7 +13,8 @@ from ..schema import Schema
 #: The most cells of real rows one role worker prompt shows: a prompt whose
 #: role and shown parents span more than ``WORKER_EXAMPLE_CELLS / n_examples``
 #: columns shows fewer examples (8 examples up to 12 columns), so a prompt's
-#: length stays bounded on a wide table (``docs/method.md``, wide tables).
+#: length stays bounded on a wide table (``docs/method.md``, *Rows per
+#: prompt and examples*).
 WORKER_EXAMPLE_CELLS = 96
 #: The same for a label worker prompt, which shows every column (8 examples
 #: up to 20 features).
