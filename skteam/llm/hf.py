@@ -667,6 +667,7 @@ class HFBackend:
         n_forced = 0
         active = list(range(n_rows))
         dev = self.input_device
+        overhead = self._step_overhead
 
         # Suffixes are left-padded after the shared prefix: [prefix][pad][suffix].
         width = max(len(x) for x in ids) - shared
@@ -713,7 +714,7 @@ class HFBackend:
                     else:
                         proposed.append(([int(torch.multinomial(
                             probs[j], 1, generator=generators[i]))], False))
-                limit = step_width([len(t) for t, _ in proposed], self._step_overhead)
+                limit = step_width([len(t) for t, _ in proposed], overhead)
                 step = {}  # active position -> the tokens this row takes now
                 for j, i in enumerate(active):
                     m = matchers[i]

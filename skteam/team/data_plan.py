@@ -421,10 +421,11 @@ def data_plan(schema, X, y=None, *, max_role_features=8, reason="") -> Plan:
         X = pd.DataFrame(X, columns=names)
     n_rows = len(X)
     threshold = merge_threshold(n_rows)
+    edge_min = edge_threshold(n_rows)
     note = (f"roles from feature association in D_ori ({n_rows} rows; max "
             f"{cap} features per role; groups merged down to a mean similarity "
             f"of {threshold:.2f}; edges where the mean association is at "
-            f"least {edge_threshold(n_rows):.2f})")
+            f"least {edge_min:.2f})")
     repairs = ((reason,) if reason else ()) + (note,)
     if n_feat < 2:
         role = Role(_role_names([[0]], names)[0], tuple(names))
@@ -434,7 +435,7 @@ def data_plan(schema, X, y=None, *, max_role_features=8, reason="") -> Plan:
     groups = order_groups(groups, assoc, _label_association(X, y, schema))
     role_names = _role_names(groups, names)
     edges = [(role_names[i], role_names[j])
-             for i, j in forward_edges(groups, assoc, edge_threshold(n_rows))]
+             for i, j in forward_edges(groups, assoc, edge_min)]
     roles = tuple(Role(nm, tuple(names[i] for i in g))
                   for nm, g in zip(role_names, groups))
     return Plan(roles, tuple(edges), source="data", repairs=repairs)
