@@ -560,9 +560,9 @@ class HFBackend:
         return int(pad)
 
     def _new_cache(self):
-        from transformers import DynamicCache
+        from ._cache import growing_cache
 
-        return DynamicCache()
+        return growing_cache()
 
     def _forward(self, input_ids, attention, position, cache):
         """Logits of the last position for every row, as float32."""

@@ -66,6 +66,8 @@ from .plan import Plan, Role
 __all__ = ["data_plan", "is_degenerate", "association_matrix", "feature_tokens",
            "merge_threshold", "edge_threshold"]
 
+#: Most features a role should hold (``max_role_features``'s default).
+MAX_ROLE_FEATURES = 8
 #: Weight of the shared-token bonus added to the association (step 2): two
 #: features whose words all match gain as much as a |rho| of 0.3.
 TOKEN_WEIGHT = 0.3
@@ -383,7 +385,8 @@ def _cross(assoc: np.ndarray, a: list, b: list) -> float:
     return float(assoc[np.ix_(a, b)].mean())
 
 
-def data_plan(schema, X, y=None, *, max_role_features=8, reason="") -> Plan:
+def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
+              reason="") -> Plan:
     """A plan from the association of the features in the training rows.
 
     Deterministic: the same table always gives the same plan. See the module
@@ -399,7 +402,7 @@ def data_plan(schema, X, y=None, *, max_role_features=8, reason="") -> Plan:
     y : array-like of shape (n_rows,), default=None
         The labels; when given, roles more associated with the label come
         earlier in the order.
-    max_role_features : int, default=8
+    max_role_features : int, default=MAX_ROLE_FEATURES
         The most features one role may hold (and, for tables of 6 or more
         features, at most half of them).
     reason : str, default=""
@@ -534,7 +537,7 @@ def forward_edges(groups, assoc, threshold=EDGE_THRESHOLD) -> list:
     return edges
 
 
-def is_degenerate(plan, schema, *, max_role_features=8) -> str:
+def is_degenerate(plan, schema, *, max_role_features=MAX_ROLE_FEATURES) -> str:
     """Why a plan is too lopsided or too repaired to use, or ``""``.
 
     A plan is degenerate when the table has at least 4 features and the plan
@@ -550,7 +553,7 @@ def is_degenerate(plan, schema, *, max_role_features=8) -> str:
         The plan to judge.
     schema : Schema
         The table's features.
-    max_role_features : int, default=8
+    max_role_features : int, default=MAX_ROLE_FEATURES
         The most features a role of a plan for a table of 6 or more features
         should hold.
 
@@ -580,7 +583,7 @@ def is_degenerate(plan, schema, *, max_role_features=8) -> str:
     return ""
 
 
-def unless_degenerate(plan, schema, X, y=None, *, max_role_features=8):
+def unless_degenerate(plan, schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES):
     """``plan``, or the data-aware plan where ``plan`` is degenerate.
 
     Parameters
@@ -592,7 +595,7 @@ def unless_degenerate(plan, schema, X, y=None, *, max_role_features=8):
         The training rows, columns in schema order.
     y : array-like, default=None
         Their labels.
-    max_role_features : int, default=8
+    max_role_features : int, default=MAX_ROLE_FEATURES
         See :func:`data_plan`.
 
     Returns

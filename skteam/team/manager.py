@@ -36,6 +36,10 @@ from .plan import Plan, fallback_plan, repair_plan
 logger = logging.getLogger("skteam")
 
 
+#: Most roles the task manager may name (its grammar allows no more).
+MANAGER_MAX_ROLES = 4
+
+
 def role_words(schema: Schema, limit: int = 64) -> list:
     """The words a role name may use: those of the table's own names and texts.
 
@@ -118,7 +122,7 @@ def parse_manager_answer(text: str, schema: Schema) -> dict:
 
 
 def plan_with_manager(backend, schema: Schema, X_examples, *, seed: int,
-                      max_roles: int = 4, temperature: float = 0.3,
+                      max_roles: int = MANAGER_MAX_ROLES, temperature: float = 0.3,
                       usage=None) -> Plan:
     """One constrained call to the task manager, repaired into a valid plan.
 
@@ -133,7 +137,7 @@ def plan_with_manager(backend, schema: Schema, X_examples, *, seed: int,
         rows are dropped when the prompt would exceed the model's context.
     seed : int
         Seed of the generation call.
-    max_roles : int, default=4
+    max_roles : int, default=MANAGER_MAX_ROLES
         Most roles the answer may name (at most the number of features).
     temperature : float, default=0.3
         Sampling temperature.
@@ -226,7 +230,7 @@ def _choose(backend, system, questions, options, *, seed, temperature, usage):
 
 
 def plan_in_steps(backend, schema: Schema, X, y=None, *, seed: int,
-                  max_roles: int = 4, temperature: float = 0.0,
+                  max_roles: int = MANAGER_MAX_ROLES, temperature: float = 0.0,
                   usage=None) -> Plan:
     """The task manager's plan, asked as three kinds of small questions.
 
@@ -265,7 +269,7 @@ def plan_in_steps(backend, schema: Schema, X, y=None, *, seed: int,
         Their labels (for the role order).
     seed : int
         Seed of the first question; question ``k`` of a step uses ``seed + k``.
-    max_roles : int, default=4
+    max_roles : int, default=MANAGER_MAX_ROLES
         Most roles.
     temperature : float, default=0.0
         Sampling temperature (0: greedy).

@@ -11,8 +11,8 @@ It sits above the plan's types (:mod:`skteam.team.plan`), the task manager
 from __future__ import annotations
 
 from ..utils import derive_rng, derive_seed
-from .data_plan import data_plan, unless_degenerate
-from .manager import plan_in_steps, plan_with_manager
+from .data_plan import MAX_ROLE_FEATURES, data_plan, unless_degenerate
+from .manager import MANAGER_MAX_ROLES, plan_in_steps, plan_with_manager
 from .plan import Plan, Role, fallback_plan, load_plan
 from .reorder import plan_for_constraints
 
@@ -39,7 +39,10 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
         A user plan (:func:`~skteam.team.plan.load_plan`), used as given and
         never reordered; ``"data"``: the data-aware plan
         (:mod:`skteam.team.data_plan`), which also replaces a degenerate
-        manager or fallback plan; ``"steps"``: the task manager in steps
+        manager or fallback plan and is used without asking the manager for
+        a table of more than ``MANAGER_MAX_ROLES * MAX_ROLE_FEATURES``
+        features (its plan of at most 4 roles would be degenerate);
+        ``"steps"``: the task manager in steps
         (:func:`~skteam.team.manager.plan_in_steps`); ``"single"``: one role
         holding every feature (one prompt writes whole rows, the team's
         baseline); None: the task manager's single call
@@ -72,6 +75,13 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
         chosen = fallback_plan(schema, reason="one feature: no manager call")
     elif not manager:
         chosen = fallback_plan(schema)
+    elif len(schema.names) > MANAGER_MAX_ROLES * MAX_ROLE_FEATURES:
+        # any plan of the manager's few roles would have a role over the cap
+        # and be replaced: the call is skipped
+        chosen = data_plan(schema, X, y, reason=(
+            f"{len(schema.names)} features need more than {MANAGER_MAX_ROLES} "
+            f"roles of at most {MAX_ROLE_FEATURES}: the task manager was not "
+            "asked"))
     elif named == "steps":
         chosen = plan_in_steps(backend, schema, X, y, seed=derive_seed(seed, 2),
                                usage=usage)

@@ -1,6 +1,7 @@
 """make_plan: which plan a fit uses (the manager's call replaced by a test double)."""
 
 import pandas as pd
+import pytest
 
 from skteam import Schema
 from skteam.team.plan import Plan, Role
@@ -66,3 +67,32 @@ def test_make_plan_named_plans(monkeypatch):
     assert make_plan(object(), schema, X, y, plan="steps", seed=0,
                      manager=False).source == "data"
     assert len(calls) == 1
+
+
+def test_make_plan_skips_the_manager_where_its_plan_cannot_be_used(monkeypatch):
+    import numpy as np
+
+    import skteam.team.planning as planning
+    from skteam.team.data_plan import MAX_ROLE_FEATURES
+    from skteam.team.manager import MANAGER_MAX_ROLES
+    from skteam.team.planning import make_plan
+
+    def no_call(*args, **kwargs):  # test double: the manager must not be asked
+        raise AssertionError("the task manager was asked")
+
+    monkeypatch.setattr(planning, "plan_with_manager", no_call)
+    monkeypatch.setattr(planning, "plan_in_steps", no_call)
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 15)
+    limit = MANAGER_MAX_ROLES * MAX_ROLE_FEATURES
+    wide = pd.DataFrame(rng.normal(size=(30, limit + 1)),
+                        columns=[f"x{i}" for i in range(limit + 1)])
+    for plan in (None, "steps"):
+        used = make_plan(object(), Schema.infer(wide, y), wide, y, plan=plan, seed=0)
+        assert used.source == "data"
+        assert "the task manager was not asked" in used.repairs[0]
+        assert max(len(r.features) for r in used.roles) <= MAX_ROLE_FEATURES
+    # at the limit the manager is still asked
+    X = wide.iloc[:, :limit]
+    with pytest.raises(AssertionError, match="the task manager was asked"):
+        make_plan(object(), Schema.infer(X, y), X, y, seed=0)
