@@ -560,7 +560,7 @@ class HFBackend:
         return int(pad)
 
     def _new_cache(self):
-        from ._cache import growing_cache
+        from ._kvcache import growing_cache
 
         return growing_cache()
 

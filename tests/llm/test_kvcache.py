@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from skteam.llm._cache import GrowingLayer, growing_cache
+from skteam.llm._kvcache import GrowingLayer, growing_cache
 
 
 def _decode(model, cache, steps=6):
