@@ -102,7 +102,9 @@ class TeamTrimSampler(BaseOverSampler):
         ["age"]}, ...], "edges": [["A", "B"]]}``, or the path of such a JSON
         file; ``"data"`` asks for roles from the features' association in
         ``X`` (:mod:`skteam.team.data_plan`), which also replace a degenerate
-        manager plan (then ``plan_["source"]`` is ``"data"``); ``"steps"``
+        manager plan (then ``plan_["source"]`` is ``"data"``) and stand in
+        for the manager's call on a table of more than 32 features, where
+        its plan of at most 4 roles could not be used; ``"steps"``
         asks the task manager in small grammar-constrained steps (a group
         name per feature, a choice per feature, a yes/no per pair of roles;
         :func:`skteam.team.manager.plan_in_steps`); ``"single"`` is one role
