@@ -124,3 +124,25 @@ def test_uniform_double_follows_grammar(uniform_backend):
 def test_length_mismatch(uniform_backend):
     with pytest.raises(ValueError, match="equal lengths"):
         uniform_backend.generate(["a"], [GRAMMAR, GRAMMAR], seeds=[0])
+
+
+@pytest.mark.model
+def test_every_row_keeps_a_masked_position_on_the_cpu(embedded_backend, monkeypatch):
+    # equal prompts: without the masked lead their attention mask is all ones
+    prompts = row_prompts(embedded_backend, 1) * 3
+    masks = []
+    forward = embedded_backend._forward
+
+    def recording(input_ids, attention, *a, **k):
+        masks.append(attention.clone())
+        return forward(input_ids, attention, *a, **k)
+
+    monkeypatch.setattr(embedded_backend, "_forward", recording)
+    out = embedded_backend.generate(prompts, [GRAMMAR] * 3, seeds=[1, 2, 3],
+                                    max_new_tokens=20)
+    for line in out:
+        check_row_line(line)
+    decoding = [m for m in masks if m.shape[0] == 3]
+    assert len(decoding) > 3
+    for mask in decoding:  # prompt and decoding steps: one zero per row
+        assert bool((mask == 0).any(dim=1).all())
