@@ -64,24 +64,16 @@ class GrowingLayer(DynamicLayer):
     def get_seq_length(self) -> int:
         return self.length if self.is_initialized else 0
 
-    def _rebuild(self, keys, values) -> None:
-        """Refill the buffers from ``keys``/``values`` (a new batch layout)."""
-        self.length = 0
-        self._k = self._v = None
-        self._reserve(keys.shape[-2], keys, values)
-        self._k[..., : keys.shape[-2], :] = keys
-        self._v[..., : values.shape[-2], :] = values
-        self.length = keys.shape[-2]
-        self._expose()
-
     def batch_repeat_interleave(self, repeats: int) -> None:
-        if self.get_seq_length() > 0:
-            self._rebuild(self.keys.repeat_interleave(repeats, dim=0),
-                          self.values.repeat_interleave(repeats, dim=0))
+        if self.get_seq_length() > 0:  # whole buffers: the spare room goes along
+            self._k = self._k.repeat_interleave(repeats, dim=0)
+            self._v = self._v.repeat_interleave(repeats, dim=0)
+            self._expose()
 
     def batch_select_indices(self, indices) -> None:
         if self.get_seq_length() > 0:
-            self._rebuild(self.keys[indices, ...], self.values[indices, ...])
+            self._k, self._v = self._k[indices, ...], self._v[indices, ...]
+            self._expose()
 
     def crop(self, tokens_to_remove: int) -> None:
         super().crop(tokens_to_remove)
