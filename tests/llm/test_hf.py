@@ -2,10 +2,11 @@
 
 import random
 
+import _rows  # tests/llm/_rows.py
 import numpy as np
 import pytest
 import torch
-from _rows import GRAMMAR, check_row_line, row_prompts  # tests/llm/_rows.py
+from _rows import GRAMMAR, check_row_line, row_prompts
 
 from skteam.llm.base import Usage
 
@@ -146,3 +147,89 @@ def test_every_row_keeps_a_masked_position_on_the_cpu(embedded_backend, monkeypa
     assert len(decoding) > 3
     for mask in decoding:  # prompt and decoding steps: one zero per row
         assert bool((mask == 0).any(dim=1).all())
+
+
+def test_prefix_groups_run_a_shared_prefix_once_where_it_pays():
+    from skteam.llm.hf import prefix_groups
+
+    head = list(range(100, 120))  # shared by every sequence (run before)
+    role_a, role_b = list(range(200, 260)), list(range(300, 360))
+    seqs = [head + role_a + [1, i] for i in range(4)] + [
+        head + role_b + [2, i, i] for i in range(3)] + [head + [9, 9, 9]]
+    groups = prefix_groups(seqs, start=len(head))
+    rows = sorted(i for g, _ in groups for i in g)
+    assert rows == list(range(8))  # every row in exactly one group
+    by_row = {i: end for g, end in groups for i in g}
+    assert {by_row[i] for i in range(4)} == {len(head) + 61}  # role a's prefix
+    assert {by_row[i] for i in range(4, 7)} == {len(head) + 61}
+    assert by_row[7] == len(head) + 1  # alone: one token of its own
+    assert all(end < len(seqs[i]) for i, end in by_row.items())  # a token left
+    # prefixes shared beyond `start` too short to pay: no groups
+    short = [head + [1, i] + role_a for i in range(4)]
+    assert prefix_groups(short, start=len(head)) == []
+    assert prefix_groups(seqs[:2], start=len(head)) == []
+
+
+@pytest.fixture(scope="module")
+def float32_backend():
+    from skteam.llm import get_backend
+
+    return get_backend("embedded?dtype=float32")
+
+
+@pytest.mark.model
+def test_prompts_of_one_role_share_their_prefix_pass(float32_backend, monkeypatch):
+    from skteam.llm import hf
+
+    backend = float32_backend
+    headers = ["Records of patients (age,sex,score), a hospital survey:",
+               "Records of the members of a sports club (age,sex,score):"]
+    prompts = []
+    for h in headers:
+        for i in range(3):
+            ex = _rows.EXAMPLES[i:] + _rows.EXAMPLES[:i]
+            prompts.append(backend.chat_prompt(
+                "You write realistic records.",
+                h + " " + "one line each, " * 6 + "\n" + "\n".join(ex)
+                + "\nWrite one new line."))
+    rows = []
+    forward = backend._forward
+
+    def recording(input_ids, *a, **k):
+        rows.append(input_ids.shape[0])
+        return forward(input_ids, *a, **k)
+
+    monkeypatch.setattr(backend, "_forward", recording)
+    usage = Usage()
+    grouped = backend.generate(prompts, [GRAMMAR] * 6, seeds=range(6),
+                               max_new_tokens=20, usage=usage)
+    assert rows[:3] == [1, 2, 6]  # shared prefix, one pass per group, the rests
+    monkeypatch.setattr(hf, "prefix_groups", lambda *a, **k: [])
+    flat_usage = Usage()
+    flat = backend.generate(prompts, [GRAMMAR] * 6, seeds=range(6),
+                            max_new_tokens=20, usage=flat_usage)
+    assert grouped == flat  # the same texts, fewer prompt tokens run
+    assert usage.input_tokens < flat_usage.input_tokens
+    for line in grouped:
+        check_row_line(line)
+
+
+def test_sample_tokens_follows_each_rows_distribution():
+    from skteam.llm.hf import sample_tokens
+
+    vocab = 1000
+    probs = torch.zeros((2, vocab))
+    probs[0, [3, 500, 999]] = torch.tensor([0.2, 0.5, 0.3])
+    probs[1, 7] = 1.0
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    draws = [sample_tokens(probs, gens) for _ in range(4000)]
+    first = np.array([d[0] for d in draws])
+    assert set(first) == {3, 500, 999}  # only tokens with probability
+    assert all(d[1] == 7 for d in draws)
+    shares = [np.mean(first == t) for t in (3, 500, 999)]
+    assert np.allclose(shares, [0.2, 0.5, 0.3], atol=0.03)
+    # a row's draws depend on its own generator only
+    alone = [sample_tokens(probs[:1], [g]) for g in [torch.Generator().manual_seed(1)]]
+    again = sample_tokens(probs, [torch.Generator().manual_seed(1),
+                                  torch.Generator().manual_seed(99)])
+    assert alone[0][0] == again[0]
