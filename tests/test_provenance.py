@@ -4,6 +4,8 @@ The fit runs the embedded model once for the module; the pure-logic parts
 (label sources, copies, output order) are checked on a hand-made loop record.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +26,8 @@ def fitted(embedded_backend):
     s = TeamTrimSampler(verbose=0, random_state=0, batch_size=5, max_batches=2,
                         qc=("sanity", "cost"), cost_null_draws=50,
                         sampling_strategy={1: 14})
-    with pytest.warns(UserWarning):  # the QC may reject batches: rows are filled
+    with warnings.catch_warnings():  # the QC may reject batches: rows are filled
+        warnings.simplefilter("ignore", UserWarning)
         X_res, y_res = s.fit_resample(X, Y)
     return s, X_res, y_res
 
