@@ -955,7 +955,8 @@ def sample_tokens(probs, generators) -> list:
     u = torch.cat([torch.rand(1, dtype=torch.float64, generator=g) for g in generators])
     tokens = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0]
     # rounding at the top end: the last token with probability
-    last = probs.shape[1] - 1 - torch.argmax(probs.flip(-1).gt(0).to(torch.uint8), dim=-1)
+    positive = probs.flip(-1).gt(0).to(torch.uint8)
+    last = probs.shape[1] - 1 - torch.argmax(positive, dim=-1)
     return torch.minimum(tokens, last).tolist()
 
 
