@@ -212,7 +212,8 @@ class BatchStream:
             raise
 
     # -- access ----------------------------------------------------------------
-    def get(self, target, index, produce, chunk: int) -> tuple[RawBatch, bool]:
+    def get(self, target, index, produce, chunk: int, want: int | None = None,
+            ) -> tuple[RawBatch, bool]:
         """Batch ``index`` of ``target``, generating a chunk of batches if needed.
 
         A ``produce`` with a true ``uses_history`` attribute (residual-aware
@@ -224,6 +225,12 @@ class BatchStream:
         content never depends on how far earlier fits read the stream. The
         chunk size shapes the prompts, so batches are kept per class and chunk
         size: fits whose quotas differ only for other classes share them.
+
+        ``want`` (the batches the caller still expects to need) lets a
+        ``produce`` with a true ``partial_chunks`` attribute make only the
+        part of the chunk from ``index`` on that is wanted, laid out as in the
+        whole chunk (``layout=chunk``), so a batch is the same whichever part
+        of its chunk made it; the rest of the chunk is made when asked for.
         """
         with self.lock:
             hit = self.batches.get((target, chunk, index))
@@ -237,7 +244,14 @@ class BatchStream:
                 for earlier in range(0, first, chunk):
                     if (target, chunk, earlier) not in self.batches:
                         self._produce(target, earlier, produce, chunk, history)
-            self._produce(target, first, produce, chunk, history)
+            if want is not None and getattr(produce, "partial_chunks", False) \
+                    and not history:
+                end = min(first + chunk, index + max(1, int(want)))
+                stop = next((i for i in range(index + 1, end)
+                             if (target, chunk, i) in self.batches), end)
+                self._store(produce(target, index, stop - index, layout=chunk), chunk)
+            else:
+                self._produce(target, first, produce, chunk, history)
             self._save()
             return self.batches[(target, chunk, index)], False
 
@@ -250,6 +264,10 @@ class BatchStream:
             new = produce(target, first, chunk, history=history)
         else:
             new = produce(target, first, chunk)
+        self._store(new, chunk)
+
+    def _store(self, new, chunk):
+        """Keep the batches ``new`` under their class, ``chunk`` and index."""
         for b in new:
             b.chunk = chunk
             self.batches[(b.target, chunk, b.index)] = b

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .budget import EARLY_STOP_MIN_SHARE, fill_order, out_of_reach
+from .budget import EARLY_STOP_MIN_SHARE, chunk_batches, fill_order, out_of_reach
 from .exceptions import ShortfallError, note_generation_error
 from .provenance import row_info
 from .qc.record import (
@@ -103,7 +103,13 @@ class TrimLoop:
         self._rejected = 0
 
     def run(self, stream, produce):
-        """Read batches from ``stream.get(target, index, produce, chunk)`` until done.
+        """Read batches from ``stream.get(target, index, produce, chunk, want)``.
+
+        ``want`` is what a class still needs (:func:`~skteam.budget.chunk_batches`
+        of its remaining quota and budget): a chunk's later part is made only
+        as far as that, so a class short of a few rows after its first chunk
+        does not pay for a whole second chunk. Reads until every class is
+        done.
 
         Returns
         -------
@@ -142,7 +148,11 @@ class TrimLoop:
         t0 = time.perf_counter()
         index = self._used[target]
         try:
-            batch, hit = stream.get(target, index, produce, self.chunks[target])
+            chunk = self.chunks[target]
+            want = chunk_batches(self.remaining[target], self.batch_size,
+                                 self.max_batches[target] - index,
+                                 chunk * self.batch_size)
+            batch, hit = stream.get(target, index, produce, chunk, want=want)
         except BaseException as exc:
             note_generation_error(exc, target, index, len(self.records))
             raise

@@ -268,3 +268,41 @@ def test_a_history_producer_gets_the_earlier_rows_made_first():
     plain = fake_produce()
     BatchStream(KEY, CLASSES).get(1, 5, plain, 2)
     assert plain.calls == 1
+
+
+class partial_produce(fake_produce):
+    """``fake_produce`` that may make part of a chunk; records each call."""
+
+    partial_chunks = True
+
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+
+    def __call__(self, target, first, n, layout=None):
+        self.parts.append((first, n, layout))
+        return super().__call__(target, first, n)
+
+
+def test_a_later_part_of_a_chunk_is_made_only_as_far_as_wanted():
+    stream = BatchStream(KEY, CLASSES)
+    produce = partial_produce()
+    assert stream.get(1, 0, produce, 4, want=4)[0].rows == [[1, 0]]
+    assert produce.parts == [(0, 4, 4)]  # the first chunk whole
+    batch, hit = stream.get(1, 4, produce, 4, want=2)  # two more batches wanted
+    assert not hit and batch.index == 4
+    assert produce.parts[-1] == (4, 2, 4)  # laid out as the whole chunk of 4
+    assert stream.get(1, 5, produce, 4, want=1)[1]  # made with the part above
+    stream.get(1, 6, produce, 4, want=5)  # never past the chunk's end
+    assert produce.parts[-1] == (6, 2, 4)
+    # a part stops before a batch already held
+    other = BatchStream(KEY, CLASSES)
+    first = partial_produce()
+    other.get(1, 2, first, 4, want=1)
+    other.get(1, 0, first, 4, want=4)
+    assert first.parts == [(2, 1, 4), (0, 2, 4)]
+    # a producer that cannot make parts gets whole chunks, as without want
+    plain = fake_produce()
+    whole = BatchStream(KEY, CLASSES)
+    whole.get(1, 4, plain, 4, want=1)
+    assert all(whole.batches.get((1, 4, i)) for i in range(4, 8))

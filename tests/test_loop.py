@@ -26,10 +26,11 @@ class FakeStream:
 
     def __init__(self, n_rows=4, labels=None, fail_at=None):
         self.n_rows, self.labels, self.fail_at = n_rows, labels, fail_at
-        self.calls = []
+        self.calls, self.wants = [], []
 
-    def get(self, target, index, produce, chunk):
+    def get(self, target, index, produce, chunk, want=None):
         self.calls.append((target, index, chunk))
+        self.wants.append(want)
         if self.fail_at == (target, index):
             raise RuntimeError("model crashed")
         rows = [[float(index), j % 3] for j in range(self.n_rows)]
@@ -183,3 +184,13 @@ def test_out_of_reach_needs_a_failed_batch():
     assert not out_of_reach(0, 0, 10, 10, 100)
     assert not out_of_reach(3, 3, 1, 10, 100)
     assert out_of_reach(0, 10, 1, 10, 100)
+
+
+def test_a_class_asks_only_for_the_batches_it_still_needs():
+    # test doubles: 2 of a batch's 4 rows pass; chunks of 2 batches
+    stream = FakeStream()
+    trim = FakeQC(lambda b: b["b"].to_numpy() == 0)
+    loop = _loop({1: 6}, trim=trim).run(stream, None)
+    assert len(loop.accepted[1]) == 6
+    # 6 rows missing: a whole chunk; 4: two batches; 2: one batch is enough
+    assert stream.wants == [2, 2, 1]

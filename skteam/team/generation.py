@@ -121,6 +121,9 @@ class TeamGenerator:
         self.examples = examples
         # the stream hands a residual-aware generator the class's earlier rows
         self.uses_history = examples == "residual"
+        # part of a chunk can be made alone unless examples depend on the
+        # other prompts of the call (residual-aware examples)
+        self.partial_chunks = not self.uses_history
         self.usage = Usage()
         self.rows_generated = 0
         self._class_index = {c: i for i, c in enumerate(schema.classes)}
@@ -181,14 +184,19 @@ class TeamGenerator:
         return int(np.clip(n * n_batches // t.min_prompts_per_call, 1,
                            min(t.rows_per_prompt, n)))
 
-    def __call__(self, target, first: int, n_batches: int, history=()) -> list:
+    def __call__(self, target, first: int, n_batches: int, history=(),
+                 layout: int | None = None) -> list:
         """Generate ``n_batches`` raw batches of ``target``, from index ``first``.
 
         ``history`` holds the rows (values in schema order) of the class's
         earlier batches of the stream; only residual-aware examples read it.
+        ``layout``: the batches of the whole chunk these belong to, when only
+        part of it is made; the prompts are laid out as for the whole chunk
+        (its rows per prompt), so each batch is the one the whole chunk would
+        hold.
         """
         n = self.batch_size
-        k = self.rows_per_prompt(n_batches)
+        k = self.rows_per_prompt(layout or n_batches)
         groups = [(b, g) for b in range(n_batches) for g in range(math.ceil(n / k))]
         keys = [(self.seed, 10, self._class_index[target], first + b, g)
                 for b, g in groups]

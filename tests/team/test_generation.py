@@ -43,6 +43,18 @@ def test_a_batch_is_the_same_whichever_chunk_made_it(uniform_backend):
     assert other_seed.rows != one.rows
 
 
+def test_part_of_a_chunk_holds_the_batches_the_whole_chunk_would(uniform_backend):
+    whole = _generator(uniform_backend)(1, 4, 4)
+    part = _generator(uniform_backend)(1, 6, 2, layout=4)
+    assert [b.index for b in part] == [6, 7]
+    assert [b.rows for b in part] == [b.rows for b in whole[2:]]
+    gen = _generator(uniform_backend)
+    assert gen.rows_per_prompt(2) != gen.rows_per_prompt(4)  # the layout matters
+    assert gen.partial_chunks
+    # residual-aware examples spread over the prompts of one call: whole chunks
+    assert not _generator(uniform_backend, examples="residual").partial_chunks
+
+
 def test_tuning_is_an_argument():
     default = _generator(None)
     assert default.rows_per_prompt(1) == 1  # 4 rows // 10 prompts, at least 1
