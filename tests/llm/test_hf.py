@@ -11,6 +11,20 @@ from _rows import GRAMMAR, check_row_line, row_prompts
 from skteam.llm.base import Usage
 
 
+def recorded_forward(monkeypatch, backend, what):
+    """Wrap ``backend._forward``; the list returned receives
+    ``what(input_ids, attention)`` for every forward pass."""
+    seen = []
+    forward = backend._forward
+
+    def recording(input_ids, attention, *a, **k):
+        seen.append(what(input_ids, attention))
+        return forward(input_ids, attention, *a, **k)
+
+    monkeypatch.setattr(backend, "_forward", recording)
+    return seen
+
+
 @pytest.mark.model
 def test_generate_is_valid_and_seeded(embedded_backend):
     prompts = row_prompts(embedded_backend, 6)
@@ -66,14 +80,8 @@ def test_forced_tokens_take_one_forward_pass(embedded_backend, monkeypatch):
 
     prompts = row_prompts(embedded_backend, 3)
     grammars = [FORCED, GRAMMAR, FORCED]
-    calls = []
-    forward = embedded_backend._forward
-
-    def counting(input_ids, *a, **k):
-        calls.append(input_ids.shape[1])
-        return forward(input_ids, *a, **k)
-
-    monkeypatch.setattr(embedded_backend, "_forward", counting)
+    calls = recorded_forward(monkeypatch, embedded_backend,
+                             lambda ids, _: ids.shape[1])
     usage = Usage()
     fast = embedded_backend.generate(prompts, grammars, seeds=[1, 2, 3],
                                      max_new_tokens=40, usage=usage)
@@ -131,14 +139,8 @@ def test_length_mismatch(uniform_backend):
 def test_every_row_keeps_a_masked_position_on_the_cpu(embedded_backend, monkeypatch):
     # equal prompts: without the masked lead their attention mask is all ones
     prompts = row_prompts(embedded_backend, 1) * 3
-    masks = []
-    forward = embedded_backend._forward
-
-    def recording(input_ids, attention, *a, **k):
-        masks.append(attention.clone())
-        return forward(input_ids, attention, *a, **k)
-
-    monkeypatch.setattr(embedded_backend, "_forward", recording)
+    masks = recorded_forward(monkeypatch, embedded_backend,
+                             lambda _, attention: attention.clone())
     out = embedded_backend.generate(prompts, [GRAMMAR] * 3, seeds=[1, 2, 3],
                                     max_new_tokens=20)
     for line in out:
@@ -192,14 +194,7 @@ def test_prompts_of_one_role_share_their_prefix_pass(float32_backend, monkeypatc
                 "You write realistic records.",
                 h + " " + "one line each, " * 6 + "\n" + "\n".join(ex)
                 + "\nWrite one new line."))
-    rows = []
-    forward = backend._forward
-
-    def recording(input_ids, *a, **k):
-        rows.append(input_ids.shape[0])
-        return forward(input_ids, *a, **k)
-
-    monkeypatch.setattr(backend, "_forward", recording)
+    rows = recorded_forward(monkeypatch, backend, lambda ids, _: ids.shape[0])
     usage = Usage()
     grouped = backend.generate(prompts, [GRAMMAR] * 6, seeds=range(6),
                                max_new_tokens=20, usage=usage)
