@@ -212,8 +212,8 @@ class BatchStream:
             raise
 
     # -- access ----------------------------------------------------------------
-    def get(self, target, index, produce, chunk: int, want: int | None = None,
-            ) -> tuple[RawBatch, bool]:
+    def get(self, target, index, produce, chunk: int,
+            want: int | None = None) -> tuple[RawBatch, bool]:
         """Batch ``index`` of ``target``, generating a chunk of batches if needed.
 
         A ``produce`` with a true ``uses_history`` attribute (residual-aware
