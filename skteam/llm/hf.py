@@ -620,10 +620,7 @@ class HFBackend:
         lead = self._masked_lead
         if groups:
             parts = [ids[g[0]][shared:end] for g, end in groups]
-            attention, next_pos = attention.expand(len(groups), -1), next_pos.expand(
-                len(groups), -1)
-            if shared:
-                cache.batch_repeat_interleave(len(groups))
+            attention, next_pos = _repeat_rows(cache, attention, next_pos, len(groups))
             _, attention, next_pos = self._extend(parts, attention, next_pos, cache,
                                                   lead)
             n_in += sum(len(x) for x in parts)
@@ -638,10 +635,7 @@ class HFBackend:
             lead = 0
         else:
             starts = [shared] * n_rows
-            attention = attention.expand(n_rows, -1)
-            next_pos = next_pos.expand(n_rows, -1)
-            if shared:
-                cache.batch_repeat_interleave(n_rows)
+            attention, next_pos = _repeat_rows(cache, attention, next_pos, n_rows)
         rests = [x[start:] for x, start in zip(ids, starts)]
         n_in += sum(len(x) for x in rests)
         logits, attention, next_pos = self._extend(rests, attention, next_pos, cache,
@@ -928,6 +922,13 @@ def step_width(lengths, overhead: float) -> int:
     return max(1, best)
 
 
+def _repeat_rows(cache, attention, next_pos, n):
+    """The one-row state of a shared prefix, copied to ``n`` rows."""
+    if attention.shape[1]:  # the prefix is in the cache
+        cache.batch_repeat_interleave(n)
+    return attention.expand(n, -1), next_pos.expand(n, -1)
+
+
 def sample_tokens(probs, generators) -> list:
     """One token per row of ``probs``, drawn with that row's generator.
 
@@ -952,12 +953,12 @@ def sample_tokens(probs, generators) -> list:
     import torch
 
     cdf = probs.double().cumsum(-1)
+    total = cdf[:, -1]
     u = torch.cat([torch.rand(1, dtype=torch.float64, generator=g) for g in generators])
-    tokens = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0]
-    # rounding at the top end: the last token with probability
-    positive = probs.flip(-1).gt(0).to(torch.uint8)
-    last = probs.shape[1] - 1 - torch.argmax(positive, dim=-1)
-    return torch.minimum(tokens, last).tolist()
+    # below the total even where u * total rounds up to it: the first entry whose
+    # cumulative sum exceeds it then always has probability
+    x = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cdf, x[:, None], right=True)[:, 0].tolist()
 
 
 def prefix_groups(seqs, start: int, min_shared: int = MIN_SHARED_PREFIX) -> list:
