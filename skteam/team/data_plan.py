@@ -61,10 +61,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from .plan import Plan, Role
+from .plan import Plan, Role, repaired_source
 
-__all__ = ["data_plan", "is_degenerate", "association_matrix", "feature_tokens",
-           "merge_threshold", "edge_threshold"]
+__all__ = ["data_plan", "is_degenerate", "fit_role_names", "association_matrix",
+           "feature_tokens", "merge_threshold", "edge_threshold"]
 
 #: Most features a role should hold (``max_role_features``'s default).
 MAX_ROLE_FEATURES = 8
@@ -352,11 +352,14 @@ def _agglomerate(sim: np.ndarray, cap: int, threshold: float = 0.0) -> list:
     return [groups[i] for i in range(n) if active[i]]
 
 
-def _role_names(groups: list, names: list) -> list:
-    """Unique names from the groups' own feature names (step 6)."""
+def _role_names(groups: list, names: list, taken=()) -> list:
+    """Unique names from the groups' own feature names (step 6).
+
+    ``taken`` holds names (lowercased) already in use elsewhere.
+    """
     overall = Counter(t for nm in names for t in dict.fromkeys(_tokens(nm)))
     out: list = []
-    taken: set = set()
+    taken = set(taken)
     for group in groups:
         counts = Counter()
         first: dict = {}
@@ -544,8 +547,10 @@ def is_degenerate(plan, schema, *, max_role_features=MAX_ROLE_FEATURES) -> str:
     one role (a team of one worker is a single prompt), when the table has at
     least 6 features and one role holds more than half of them or more than
     ``max_role_features``, or when it is a repaired manager plan
-    (``source="manager (repaired)"``) whose repairs dropped a role or put
-    features in a "Remaining features" role.
+    (``source="manager (repaired)"``) whose repairs dropped a role, put
+    features in a "Remaining features" role or renamed a role that shared
+    its name with another (a model that gives two roles one name has not
+    told them apart).
 
     Parameters
     ----------
@@ -565,9 +570,8 @@ def is_degenerate(plan, schema, *, max_role_features=MAX_ROLE_FEATURES) -> str:
     n_feat = len(schema.names)
     if plan.source == "manager (repaired)":
         for line in plan.repairs:
-            if line.startswith("dropped role "):
-                return f"the manager's plan was repaired: {line}"
-            if " were in no role; put in " in line:
+            if (line.startswith(("dropped role ", "renamed duplicate role "))
+                    or " were in no role; put in " in line):
                 return f"the manager's plan was repaired: {line}"
     if n_feat >= MIN_FEATURES_FOR_TWO_ROLES and len(plan.roles) == 1:
         return f"one role for {n_feat} features"
@@ -581,6 +585,54 @@ def is_degenerate(plan, schema, *, max_role_features=MAX_ROLE_FEATURES) -> str:
                 return (f"role {role.name!r} holds {k} features (more than "
                         f"max_role_features={max_role_features})")
     return ""
+
+
+def fit_role_names(plan, schema) -> Plan:
+    """``plan`` with every role named by a word of its own features.
+
+    A role whose name shares no word (step 2's tokens) with the names and
+    descriptions of the features it holds is renamed as the data plan names
+    its roles (step 6), so a name never misleads about what a role holds;
+    each rename is a line of ``Plan.repairs``. The task manager's names are
+    words of the whole table (its grammar allows no other), so a small model
+    can give a role the word of a feature another role holds.
+
+    Parameters
+    ----------
+    plan : Plan
+        A task manager's plan.
+    schema : Schema
+        The table's features.
+
+    Returns
+    -------
+    plan : Plan
+        ``plan`` itself when every name fits, else a copy with the renamed
+        roles, the edges following them, and ``source="manager (repaired)"``.
+    """
+    specs = {s.name: s for s in schema.features}
+    names = list(schema.names)
+    position = {n: i for i, n in enumerate(names)}
+    taken = {r.name.lower() for r in plan.roles}
+    renamed: dict = {}
+    repairs = []
+    for role in plan.roles:
+        own = {t for f in role.features
+               for t in _tokens(f) + _tokens(specs[f].description)}
+        if set(_tokens(role.name)) & own:
+            continue
+        taken.discard(role.name.lower())
+        (name,) = _role_names([[position[f] for f in role.features]], names, taken)
+        taken.add(name.lower())
+        renamed[role.name] = name
+        repairs.append(f"renamed role {role.name!r} to {name!r}: its name is no "
+                       "word of its features")
+    if not renamed:
+        return plan
+    roles = tuple(Role(renamed.get(r.name, r.name), r.features) for r in plan.roles)
+    edges = tuple((renamed.get(a, a), renamed.get(b, b)) for a, b in plan.edges)
+    return Plan(roles, edges, source=repaired_source(plan.source),
+                repairs=plan.repairs + tuple(repairs))
 
 
 def unless_degenerate(plan, schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES):

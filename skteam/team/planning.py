@@ -11,7 +11,7 @@ It sits above the plan's types (:mod:`skteam.team.plan`), the task manager
 from __future__ import annotations
 
 from ..utils import derive_rng, derive_seed
-from .data_plan import MAX_ROLE_FEATURES, data_plan, unless_degenerate
+from .data_plan import MAX_ROLE_FEATURES, data_plan, fit_role_names, unless_degenerate
 from .manager import MANAGER_MAX_ROLES, plan_in_steps, plan_with_manager
 from .plan import Plan, Role, fallback_plan, load_plan
 from .reorder import plan_for_constraints
@@ -91,6 +91,8 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
                                    seed=derive_seed(seed, 2), usage=usage)
     if chosen.source != "data":
         chosen = unless_degenerate(chosen, schema, X, y)
+    if chosen.source.startswith("manager"):
+        chosen = fit_role_names(chosen, schema)
     if len(constraints):
         chosen = plan_for_constraints(chosen, list(constraints), schema)
     return chosen

@@ -9,7 +9,8 @@ import pytest
 
 from skteam import Schema
 from skteam.team import data_plan as module
-from skteam.team.data_plan import association_matrix, data_plan, is_degenerate
+from skteam.team.data_plan import (association_matrix, data_plan, fit_role_names,
+                                      is_degenerate)
 from skteam.team.plan import Plan, Role, closes_cycle, repair_plan
 
 
@@ -278,6 +279,40 @@ def test_is_degenerate_repaired_manager_plans():
     clean = repair_plan({"roles": [{"name": "A", "features": names[:2]},
                                    {"name": "B", "features": names[2:]}]}, schema)
     assert clean.source == "manager" and is_degenerate(clean, schema) == ""
+    # two roles given one name: the model did not tell them apart
+    twins = repair_plan({"roles": [{"name": "A", "features": names[:2]},
+                                   {"name": "A", "features": names[2:]}]}, schema)
+    assert "renamed duplicate role 'A'" in is_degenerate(twins, schema)
+
+
+def test_fit_role_names_renames_roles_named_after_no_feature_of_theirs():
+    X = pd.DataFrame({"blood_pressure": [1.0, 2.0], "pressure_max": [1.0, 3.0],
+                      "age": [30, 40], "income": [1.0, 2.0], "tax_income": [0.1, 0.2]})
+    schema = Schema.infer(X, descriptions={"income": "yearly earnings"})
+    plan = Plan((Role("Age", ("blood_pressure", "pressure_max")),
+                 Role("Earnings", ("income",)),
+                 Role("Age 2", ("age", "tax_income"))),
+                (("Age", "Earnings"), ("Earnings", "Age 2")), source="manager")
+    fitted = fit_role_names(plan, schema)
+    # "Earnings" is a word of income's description and "Age 2" of age: kept;
+    # "Age" holds no age: named as the data plan names a role
+    assert [r.name for r in fitted.roles] == ["Pressure", "Earnings", "Age 2"]
+    assert [r.features for r in fitted.roles] == [r.features for r in plan.roles]
+    assert fitted.edges == (("Pressure", "Earnings"), ("Earnings", "Age 2"))
+    assert fitted.source == "manager (repaired)"
+    assert fitted.repairs == ("renamed role 'Age' to 'Pressure': its name is no "
+                              "word of its features",)
+    # a new name never takes one in use
+    clash = Plan((Role("Pressure", ("age",)),
+                  Role("Income", ("blood_pressure", "pressure_max")),
+                  Role("Tax", ("income", "tax_income"))), source="manager")
+    fitted = fit_role_names(clash, schema)
+    assert [r.name for r in fitted.roles] == ["age group", "Pressure", "Tax"]
+    assert len({r.name for r in fitted.roles}) == 3
+    # every name fits: the same plan back
+    fine = Plan((Role("Pressure", ("blood_pressure", "pressure_max")),
+                 Role("Income", ("age", "income", "tax_income"))), source="manager")
+    assert fit_role_names(fine, schema) is fine
 
 
 def test_120_columns_is_fast():
