@@ -47,6 +47,7 @@ from .utils._validation import (
     check_labels,
     check_not_bool,
     target_name,
+    warn_identifier_columns,
 )
 
 __all__ = ["TeamTrimSampler", "ShortfallError"]
@@ -402,6 +403,8 @@ class TeamTrimSampler(BaseOverSampler):
         constraints = ConstraintSet(self.constraints, self.schema_)
         seed = resolve_seed(self.random_state, bits=62)
         quotas = {c: int(n) for c, n in self.sampling_strategy_.items() if n > 0}
+        if quotas:
+            warn_identifier_columns(self.schema_, len(X_df), stacklevel=7)
         trim = self._validate_estimator(X_df, y, seed)
         backend = get_backend(self.model, device=self.device)
         plan = self._make_plan(backend, X_df, y, constraints, seed, bool(quotas))

@@ -560,3 +560,22 @@ def test_odd_names_categories_and_labels_with_embedded_model(embedded_backend):
                                  "batch_size": 3, "sampling_strategy": {minority: 9}})
     Xr, yr = sampler.fit_resample(X, y)
     _check_odd_round_trip(X, y, X0, y0, Xr, yr, sampler, 3)
+
+
+def test_a_column_that_identifies_rows_is_warned_about():
+    X, y = frame()
+    X["patient"] = [f"P{i:03d}" for i in range(len(X))]
+    X0 = _snapshot(X)
+    with pytest.warns(UserWarning, match=r"\['patient'\].*each of the 24 rows") as rec:
+        Xr, yr = TeamTrimSampler(**FAST).fit_resample(X, y)
+    assert rec[0].filename == __file__
+    assert X.equals(X0)
+    # the generated rows take seen values only
+    assert set(Xr["patient"].iloc[len(X):]) <= set(X["patient"])
+    # a categorical with repeated values, a few rows, or nothing to generate: quiet
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TeamTrimSampler(**FAST).fit_resample(*frame())
+        small = X.iloc[:9].copy(), y.iloc[:9]
+        TeamTrimSampler(**FAST).fit_resample(*small)
+        TeamTrimSampler(**{**FAST, "sampling_strategy": {1: 6}}).fit_resample(X, y)

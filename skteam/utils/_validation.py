@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 import os
 import re
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -187,3 +188,43 @@ def check_dense_2d(X):
         raise ValueError(f"X must be 2-dimensional (n_samples, n_features); "
                          f"got shape {X.shape}.")
     return X
+
+
+#: Fewest rows at which a categorical column with a different value in every
+#: row is taken for an identifier (:func:`warn_identifier_columns`).
+IDENTIFIER_MIN_ROWS = 10
+
+
+def warn_identifier_columns(schema, n_rows: int, stacklevel: int = 3) -> list:
+    """Warn about categorical columns that hold a different value in every row.
+
+    Such a column (row names, IDs, people's names) identifies rows rather
+    than describing them: the grammar lets a generated row take only the
+    values seen, so every generated row repeats some training row's
+    identifier. Checked from ``IDENTIFIER_MIN_ROWS`` rows on.
+
+    Parameters
+    ----------
+    schema : Schema
+        The training rows' schema.
+    n_rows : int
+        Rows of the training table.
+    stacklevel : int, default=3
+        Of the warning.
+
+    Returns
+    -------
+    names : list of str
+        The columns warned about.
+    """
+    names = [s.name for s in schema.features
+             if s.kind == "categorical" and n_rows >= IDENTIFIER_MIN_ROWS
+             and len(s.categories) == n_rows]
+    if names:
+        warnings.warn(
+            f"Column(s) {names!r} hold a different value in each of the {n_rows} "
+            "rows, like an identifier: every generated row will repeat a "
+            "training row's value there. If they identify rows, drop them "
+            f"before resampling (X.drop(columns={names!r})).",
+            UserWarning, stacklevel=stacklevel)
+    return names

@@ -9,8 +9,12 @@ import pytest
 
 from skteam import Schema
 from skteam.team import data_plan as module
-from skteam.team.data_plan import (association_matrix, data_plan, fit_role_names,
-                                      is_degenerate)
+from skteam.team.data_plan import (
+    association_matrix,
+    data_plan,
+    fit_role_names,
+    is_degenerate,
+)
 from skteam.team.plan import Plan, Role, closes_cycle, repair_plan
 
 
