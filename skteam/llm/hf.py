@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
+from ._attention import use_packed_attention
 from .base import Usage, _Timer
 
 logger = logging.getLogger("skteam")
@@ -382,6 +383,7 @@ class HFBackend:
         if device_map is None and quantization is None:
             model = model.to(self.device)
         self.model = model.eval()
+        self.packed_attention = use_packed_attention(self.model)
         if self.device is None:
             self.device = str(self.input_device)
         self._check_loaded_dtype()
