@@ -25,8 +25,8 @@ space separated; any harness method is accepted):
   default rule, unless ``--quick``);
 - ``skteam (default, no QC)``: the same with ``qc=()``;
 - ``--levers``: one variant of ``skteam (default)`` per lever (``LEVERS``:
-  ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1, the
-  label worker, classifier labels, temperature 0.5 and 1.1, 4 examples per
+  ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1, no
+  diversity stage, ``diversity_threshold=0.15``, the label worker, classifier labels, temperature 0.5 and 1.1, 4 examples per
   prompt, residual-aware examples) and the team's baseline, one prompt
   writing whole rows (``plan="single"``, with and without QC);
 - on request the harness's variants (``skteam``, ``skteam (no QC)``,
@@ -86,6 +86,8 @@ LEVERS = {
     "skteam (+curation)": (("sanity", "curation", "cost", "diversity"), {}),
     "skteam (cost_c=-0.5)": (QC3, {"cost_c": -0.5}),
     "skteam (cost_c=1)": (QC3, {"cost_c": 1.0}),
+    "skteam (sanity+cost)": (("sanity", "cost"), {}),
+    "skteam (diversity 0.15)": (QC3, {"diversity_threshold": 0.15}),
     "skteam (label worker)": (QC3, {"labeling": "worker"}),
     "skteam (classifier labels)": (QC3, {"labeling": "classifier"}),
     "skteam (T=0.5)": (QC3, {"temperature": 0.5}),
