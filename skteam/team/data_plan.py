@@ -608,7 +608,8 @@ def fit_role_names(plan, schema) -> Plan:
     -------
     plan : Plan
         ``plan`` itself when every name fits, else a copy with the renamed
-        roles, the edges following them, and ``source="manager (repaired)"``.
+        roles, the edges following them, and the source marked repaired
+        (``"manager"`` becomes ``"manager (repaired)"``).
     """
     specs = {s.name: s for s in schema.features}
     names = list(schema.names)
