@@ -26,9 +26,10 @@ space separated; any harness method is accepted):
 - ``skteam (default, no QC)``: the same with ``qc=()``;
 - ``--levers``: one variant of ``skteam (default)`` per lever (``LEVERS``:
   ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1, no
-  diversity stage, ``diversity_threshold=0.15``, the label worker, classifier labels, temperature 0.5 and 1.1, 4 examples per
-  prompt, residual-aware examples) and the team's baseline, one prompt
-  writing whole rows (``plan="single"``, with and without QC);
+  diversity stage, ``diversity_threshold=0.15``, the label worker,
+  classifier labels, temperature 0.5 and 1.1, 4 examples per prompt,
+  residual-aware examples) and the team's baseline, one prompt writing
+  whole rows (``plan="single"``, with and without QC);
 - on request the harness's variants (``skteam``, ``skteam (no QC)``,
   ``skteam (target labels)``, ``--ablation`` ...), which use the label worker
   (or target labels) and ``on_shortfall="warn"``.
