@@ -16,6 +16,11 @@ the attention's output is the same.
 
 from __future__ import annotations
 
+import torch
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
 #: The attention implementation's name in transformers' registries.
 NAME = "skteam_sdpa"
 #: Longest step whose query heads are packed; longer ones (prompt
@@ -39,9 +44,6 @@ def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
     output : Tensor of shape (batch, q_len, heads, dim)
     weights : None
     """
-    import torch
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     n_rep = getattr(module, "num_key_value_groups", 1)
     batch, heads, q_len, dim = query.shape
     if (n_rep == 1 or q_len == 1 or q_len > MAX_PACKED_QUERY
@@ -72,9 +74,6 @@ def use_packed_attention(model) -> bool:
     -------
     switched : bool
     """
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
     config = getattr(model, "config", None)
     if getattr(config, "_attn_implementation", None) != "sdpa":
         return False

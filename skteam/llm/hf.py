@@ -16,7 +16,6 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from ._attention import use_packed_attention
 from .base import Usage, _Timer
 
 logger = logging.getLogger("skteam")
@@ -383,6 +382,8 @@ class HFBackend:
         if device_map is None and quantization is None:
             model = model.to(self.device)
         self.model = model.eval()
+        from ._attention import use_packed_attention
+
         self.packed_attention = use_packed_attention(self.model)
         if self.device is None:
             self.device = str(self.input_device)
