@@ -13,7 +13,11 @@ times as many of the others), and these plans are made from it:
 - ``manager (in steps)``: the decomposed task manager
   (:func:`skteam.team.manager.plan_in_steps`: a group name per feature, one
   choice per feature among the names, a yes/no per pair of roles);
-- ``data``: the data-aware plan (:func:`skteam.team.data_plan.data_plan`);
+- ``data``: the data-aware plan (:func:`skteam.team.data_plan.data_plan`)
+  with the model's reading of the feature names
+  (:func:`skteam.team.meaning.meaning_similarity`), as the sampler builds it;
+- ``data (no meaning)``: the same from association and shared words alone
+  (what a backend that cannot embed text gets);
 - ``default``: the plan :class:`~skteam.TeamTrimSampler` uses with default
   parameters (:func:`skteam.team.make_plan`);
 - ``one role``: every feature in one role (the single prompt; ARI 0).
@@ -49,11 +53,13 @@ from skteam.schema import Schema  # noqa: E402
 from skteam.team import make_plan  # noqa: E402
 from skteam.team.data_plan import data_plan  # noqa: E402
 from skteam.team.manager import plan_in_steps, plan_with_manager  # noqa: E402
+from skteam.team.meaning import meaning_similarity  # noqa: E402
 from skteam.team.plan import Plan, Role  # noqa: E402
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-PLANS = ("manager (one call)", "manager (in steps)", "data", "default", "one role")
+PLANS = ("manager (one call)", "manager (in steps)", "data (no meaning)", "data",
+         "default", "one role")
 
 
 def load_reference(path: Path) -> dict:
@@ -99,6 +105,8 @@ def make_plans(names, backend, schema, X, y, seed):
         elif name == "manager (in steps)":
             plan = plan_in_steps(backend, schema, X, y, seed=seed)
         elif name == "data":
+            plan = data_plan(schema, X, y, meaning=meaning_similarity(backend, schema))
+        elif name == "data (no meaning)":
             plan = data_plan(schema, X, y)
         elif name == "default":
             plan = make_plan(backend, schema, X, y, seed=seed)

@@ -440,6 +440,47 @@ class HFBackend:
         """Where accelerate put each module (``None`` without ``device_map``)."""
         return getattr(self.model, "hf_device_map", None)
 
+    def embed(self, texts: Sequence[str]):
+        """One vector per text: the mean of the model's last hidden states.
+
+        The texts are run as ordinary text in one forward pass, padded on the
+        right (a causal model's states at a text's own positions do not see
+        the padding after it), with the backend's lock held; the usage
+        counter is not touched (these are not generation calls).
+
+        Parameters
+        ----------
+        texts : sequence of str
+
+        Returns
+        -------
+        vectors : ndarray of shape (len(texts), hidden_size), float32, or None
+            ``None`` for a backend without weights (a test double).
+        """
+        import numpy as np
+        import torch
+
+        if self.model is None:
+            return None
+        ids = [self.tokenizer.encode(self._as_text(t) or " ", add_special_tokens=False)
+               for t in texts]
+        if not ids:
+            return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        width = max(len(row) for row in ids)
+        pad = self.pad_token_id
+        dev = self.input_device
+        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in ids],
+                                 device=dev)
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids],
+                            device=dev)
+        with self._lock, torch.inference_mode():
+            hidden = self.model(input_ids=input_ids, attention_mask=mask,
+                                output_hidden_states=True, use_cache=False,
+                                logits_to_keep=1).hidden_states[-1].float()
+        weights = mask.to(hidden.dtype).unsqueeze(-1)
+        means = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+        return means.cpu().numpy().astype(np.float32)
+
     # -- text helpers -----------------------------------------------------
     def chat_prompt(self, system: str, user: str, prefill: str = "") -> str:
         """The chat template around ``system`` and ``user``, then ``prefill``.

@@ -1,7 +1,8 @@
 """A plan read off the training data: roles from feature association.
 
-:func:`data_plan` builds a :class:`~skteam.team.plan.Plan` without a language
-model, from the training rows ``D_ori`` alone, deterministically:
+:func:`data_plan` builds a :class:`~skteam.team.plan.Plan` without asking a
+language model for text, from the training rows ``D_ori`` (and, when given,
+the model's reading of the feature names), deterministically:
 
 1. **Association.** Every pair of features gets an association in [0, 1]:
    ``|Spearman rho|`` for two numeric features, the bias-corrected Cramér's V
@@ -15,7 +16,9 @@ model, from the training rows ``D_ori`` alone, deterministically:
    non-alphanumerics, underscores and camelCase, lowercased; tokens shorter
    than 3 characters other than two-letter capitals such as ``CH`` or ``BP``,
    all-digit tokens, very common words and tokens shared by more than half of
-   the features ignored), clipped to [0, 1].
+   the features ignored), plus, where the model can embed text,
+   :data:`MEANING_WEIGHT` times the similarity of what the features' names
+   mean (:mod:`skteam.team.meaning`), clipped to [0, 1].
 3. **Roles.** Greedy average-linkage agglomeration on the similarity: the pair
    of groups with the highest mean pairwise similarity whose union fits the
    cap is merged. Merging stops once the best pair's mean similarity is below
@@ -71,6 +74,11 @@ MAX_ROLE_FEATURES = 8
 #: Weight of the shared-token bonus added to the association (step 2): two
 #: features whose words all match gain as much as a |rho| of 0.3.
 TOKEN_WEIGHT = 0.3
+#: Weight of the similarity of what the names mean (step 2, when the model
+#: can embed text): a centred cosine of 0.6 between two feature names
+#: weighs as much as a |rho| of 0.3. Chosen on the reference groupings of
+#: ``benchmarks/plans`` (``docs/method.md``).
+MEANING_WEIGHT = 0.5
 #: Mean cross-association from which an earlier role is a later one's parent.
 EDGE_THRESHOLD = 0.1
 #: Tables with at least this many features cap a role at half of them.
@@ -389,7 +397,7 @@ def _cross(assoc: np.ndarray, a: list, b: list) -> float:
 
 
 def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
-              reason="") -> Plan:
+              reason="", meaning=None) -> Plan:
     """A plan from the association of the features in the training rows.
 
     Deterministic: the same table always gives the same plan. See the module
@@ -411,6 +419,11 @@ def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
     reason : str, default=""
         Why the data plan is used; recorded first in ``Plan.repairs`` when
         given.
+    meaning : ndarray of shape (n_features, n_features), default=None
+        The similarity of what the features' names mean
+        (:func:`skteam.team.meaning.meaning_similarity`), added to the
+        similarity with weight :data:`MEANING_WEIGHT` (step 2); it groups
+        features, it does not order or link roles.
 
     Returns
     -------
@@ -428,7 +441,8 @@ def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
     n_rows = len(X)
     threshold = merge_threshold(n_rows)
     edge_min = edge_threshold(n_rows)
-    note = (f"roles from feature association in D_ori ({n_rows} rows; max "
+    note = (f"roles from feature association in D_ori ({n_rows} rows"
+            f"{'' if meaning is None else ', and what the names mean'}; max "
             f"{cap} features per role; groups merged down to a mean similarity "
             f"of {threshold:.2f}; edges where the mean association is at "
             f"least {edge_min:.2f})")
@@ -436,7 +450,7 @@ def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
     if n_feat < 2:
         role = Role(_role_names([[0]], names)[0], tuple(names))
         return Plan((role,), (), source="data", repairs=repairs)
-    assoc, sim = similarity(schema, X)
+    assoc, sim = similarity(schema, X, meaning)
     groups = _agglomerate(sim, cap, threshold)
     groups = order_groups(groups, assoc, _label_association(X, y, schema))
     role_names = _role_names(groups, names)
@@ -447,7 +461,7 @@ def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
     return Plan(roles, tuple(edges), source="data", repairs=repairs)
 
 
-def similarity(schema, X) -> tuple:
+def similarity(schema, X, meaning=None) -> tuple:
     """The association (step 1) and the similarity (step 2) of the features.
 
     Parameters
@@ -455,13 +469,18 @@ def similarity(schema, X) -> tuple:
     schema : Schema
     X : pandas.DataFrame
         The training rows, with a column per name of ``schema.names``.
+    meaning : ndarray of shape (n_features, n_features), default=None
+        Added with weight :data:`MEANING_WEIGHT` (see :func:`data_plan`).
 
     Returns
     -------
     association, similarity : ndarray of shape (n_features, n_features)
     """
     assoc = association_matrix(schema, X)
-    sim = np.clip(assoc + TOKEN_WEIGHT * _token_overlap(schema), 0.0, 1.0)
+    sim = assoc + TOKEN_WEIGHT * _token_overlap(schema)
+    if meaning is not None:
+        sim = sim + MEANING_WEIGHT * np.asarray(meaning, dtype=float)
+    sim = np.clip(sim, 0.0, 1.0)
     np.fill_diagonal(sim, 1.0)
     return assoc, sim
 
@@ -636,7 +655,8 @@ def fit_role_names(plan, schema) -> Plan:
                 repairs=plan.repairs + tuple(repairs))
 
 
-def unless_degenerate(plan, schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES):
+def unless_degenerate(plan, schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
+                      meaning=None):
     """``plan``, or the data-aware plan where ``plan`` is degenerate.
 
     Parameters
@@ -650,6 +670,9 @@ def unless_degenerate(plan, schema, X, y=None, *, max_role_features=MAX_ROLE_FEA
         Their labels.
     max_role_features : int, default=MAX_ROLE_FEATURES
         See :func:`data_plan`.
+    meaning : ndarray or callable returning one, default=None
+        See :func:`data_plan`; a callable is called only when the data plan
+        is needed.
 
     Returns
     -------
@@ -660,5 +683,8 @@ def unless_degenerate(plan, schema, X, y=None, *, max_role_features=MAX_ROLE_FEA
     why = is_degenerate(plan, schema, max_role_features=max_role_features)
     if not why:
         return plan
+    if callable(meaning):
+        meaning = meaning()
     return data_plan(schema, X, y, max_role_features=max_role_features,
-                     reason=f"the {plan.source} plan was not used: {why}")
+                     reason=f"the {plan.source} plan was not used: {why}",
+                     meaning=meaning)

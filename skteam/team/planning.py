@@ -4,7 +4,8 @@
 ``skteam plan`` command, so both choose the same plan from the same inputs.
 It sits above the plan's types (:mod:`skteam.team.plan`), the task manager
 (:mod:`skteam.team.manager`), the data-aware plan
-(:mod:`skteam.team.data_plan`) and the reordering for constraints
+(:mod:`skteam.team.data_plan`, with the model's reading of the feature names,
+:mod:`skteam.team.meaning`) and the reordering for constraints
 (:mod:`skteam.team.reorder`).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from ..utils import derive_rng, derive_seed
 from .data_plan import MAX_ROLE_FEATURES, data_plan, fit_role_names, unless_degenerate
 from .manager import MANAGER_MAX_ROLES, plan_in_steps, plan_with_manager
+from .meaning import meaning_similarity
 from .plan import Plan, Role, fallback_plan, load_plan
 from .reorder import plan_for_constraints
 
@@ -69,8 +71,12 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
                     repairs=("plan='single': one role writes every feature",))
     if plan is not None and named is None:
         return load_plan(plan, schema)
+
+    def meaning():  # embeds the feature texts only if a data plan is built
+        return meaning_similarity(backend, schema)
+
     if named == "data":
-        chosen = data_plan(schema, X, y, reason="plan='data'")
+        chosen = data_plan(schema, X, y, reason="plan='data'", meaning=meaning())
     elif len(schema.names) == 1:
         chosen = fallback_plan(schema, reason="one feature: no manager call")
     elif not manager:
@@ -81,7 +87,7 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
         chosen = data_plan(schema, X, y, reason=(
             f"{len(schema.names)} features need more than {MANAGER_MAX_ROLES} "
             f"roles of at most {MAX_ROLE_FEATURES}: the task manager was not "
-            "asked"))
+            "asked"), meaning=meaning())
     elif named == "steps":
         chosen = plan_in_steps(backend, schema, X, y, seed=derive_seed(seed, 2),
                                usage=usage)
@@ -90,7 +96,7 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
         chosen = plan_with_manager(backend, schema, X.iloc[idx].values.tolist(),
                                    seed=derive_seed(seed, 2), usage=usage)
     if chosen.source != "data":
-        chosen = unless_degenerate(chosen, schema, X, y)
+        chosen = unless_degenerate(chosen, schema, X, y, meaning=meaning)
     if chosen.source.startswith("manager"):
         chosen = fit_role_names(chosen, schema)
     if len(constraints):
