@@ -1,20 +1,25 @@
-"""What the features' names and descriptions mean, as a similarity.
+"""What the features' names mean, as a similarity.
 
 The data-aware plan (:mod:`skteam.team.data_plan`) groups features by their
 association in ``D_ori`` and by the words their names and descriptions
 share. On a few dozen rows association is mostly noise, and shared words
-miss features that belong together in other words ("number of children
-under 5" and "income of the household"). :func:`meaning_similarity` adds
-what the model itself reads in the names: each feature's text
-``"<name>: <description>"`` is embedded by the backend (the mean of its
+miss features whose names are related in other words (``kids`` and
+``babies``). :func:`meaning_similarity` adds what the model itself reads in
+the names: each feature's name is embedded by the backend (the mean of its
 last hidden states, :meth:`skteam.llm.hf.HFBackend.embed`), the mean
 vector over the table's features is subtracted (what every feature of the
 table shares says nothing about grouping), and the similarity of two
 features is the cosine of their centred vectors, clipped at 0.
 
-A feature whose name and description hold no word (no token of three or
-more letters: ``x12``, ``V3``) has nothing to mean; it gets similarity 0
-with every other feature and groups by association alone. A backend that
+Names only: descriptions already enter the data plan through their shared
+words, and their wording follows the source more than the meaning (the R
+help pages describe every categorical as "A factor with levels ..."), so
+embedding ``"<name>: <description>"`` scored lower on the reference
+groupings (``docs/method.md``).
+
+A feature whose name holds no word (no token of three or more letters:
+``x12``, ``V3``) has nothing to mean; it gets similarity 0 with every other
+feature and groups by association and shared words alone. A backend that
 cannot embed (a remote server, a test double) gives ``None``: the plan is
 then built from association and shared words as before.
 """
@@ -24,6 +29,8 @@ from __future__ import annotations
 import re
 
 import numpy as np
+
+from .data_plan import _tokens
 
 __all__ = ["feature_text", "has_words", "meaning_similarity"]
 
@@ -42,8 +49,6 @@ def has_words(spec) -> bool:
     them, so ``sleepQuality`` and ``sleep_quality`` both hold words while
     ``x12``, ``V3`` and ``bp`` do not.
     """
-    from .data_plan import _tokens
-
     return any(_WORD.search(t) for t in _tokens(spec.name))
 
 
