@@ -512,6 +512,9 @@ def parser(doc: str, **defaults) -> argparse.ArgumentParser:
                         "'test::uniform' (test double; results go to results/tmp/)")
     p.add_argument("--seeds", type=int, default=None,
                    help="number of seeds 0..N-1 (default 10; --quick: 2)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds start here: FIRST..FIRST+N-1 (adds seeds to an "
+                        "earlier run's CSV without repeating its seeds)")
     p.add_argument("--quick", action="store_true",
                    help="fewest sizes, 2 seeds, few generated rows (CPU smoke run)")
     p.add_argument("--sizes", type=int, nargs="+", default=None,
@@ -553,14 +556,35 @@ def config(args, argv, quick_seeds: int = 2, quick_methods=None) -> Config:
     methods = [m for m in METHOD_ORDER if m in methods]
     out = Path(args.out) if args.out else (
         RESULTS / "tmp" if args.model.startswith("test::") else RESULTS)
-    return Config(args.model, list(range(n_seeds)), args.quick, methods,
+    first = getattr(args, "first_seed", 0)
+    return Config(args.model, list(range(first, first + n_seeds)), args.quick, methods,
                   args.batch_size, args.max_batches_factor, args.extra_batches,
                   args.device, args.cache_dir, out,
                   list(argv if argv is not None else sys.argv[1:]))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``) and its bfloat16 unit, if any.
+
+    E.g. ``"Intel(R) Xeon(R) Processor, amx_bf16"``: timings of the embedded
+    model depend on both (``docs/user_guide/gpu.rst``, dtype ``"auto"``).
+    """
+    from skteam.llm.hf import cpu_bf16_unit
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {cpu_bf16_unit() or 'no native bf16'}"
+
+
 def hardware(cfg: Config) -> str:
-    cpu = f"{os.cpu_count()} CPU cores ({platform.machine()})"
+    cpu = f"{os.cpu_count()} CPU cores ({platform.machine()}; {cpu_model()})"
     gpu = ""
     try:
         import torch

@@ -54,6 +54,9 @@ Usage: ``python benchmarks/suite.py [--tables HMDA,Default] [--sizes 8 20]
 ``--quick``: 3 narrow tables (Default, Melanoma, SwissLabor), 2 seeds, size
 8 + 40, no CLLM, ``--max-batches-factor 1 --extra-batches 1``. ``--dry``:
 the methods without an LLM (D_ori, ROS, SMOTE).
+``--first-seed 2 --add-to results/<earlier>.csv``: more seeds for an earlier
+run (seeds FIRST..FIRST+N-1), reported together with the earlier run's rows
+of the same tables and methods.
 """
 
 from __future__ import annotations
@@ -217,6 +220,10 @@ def parser():
     p.add_argument("--tie", type=float, default=0.0,
                    help="|AUC difference| at most this counts as a tie")
     p.add_argument("--name", default=None, help="output name (default: see above)")
+    p.add_argument("--add-to", default=None, metavar="CSV",
+                   help="an earlier run's CSV whose rows of the same tables and "
+                        "methods join this run's in the report (run it with other "
+                        "seeds, e.g. --first-seed 2)")
     return p
 
 
@@ -442,10 +449,36 @@ def plots(df, cfg, name):
                     group_col="dataset", ylabel="minority AUC (%)")
 
 
+def add_earlier(df, path, cfg, tables):
+    """This run's rows and those of an earlier run's CSV (``--add-to``).
+
+    The earlier rows are kept for the tables and methods of this run only; a
+    (table, size, seed, method, model) both runs hold is an error, since the
+    two would be averaged as if they were two seeds. ``cfg.seeds`` becomes
+    the union, so the report counts them all.
+    """
+    earlier = pd.read_csv(path)
+    earlier = earlier[earlier["dataset"].isin(tables)
+                      & earlier["method"].isin(cfg.methods)]
+    key = ["dataset", "setting", "seed", "method", "model"]
+    both = earlier[key].merge(df[key].drop_duplicates(), on=key)
+    if len(both):
+        raise SystemExit(f"--add-to {path}: {len(both)} runs are in both, e.g. "
+                         f"{both.iloc[0].to_dict()}; choose other seeds "
+                         "(--first-seed)")
+    cfg.seeds = sorted(set(cfg.seeds) | set(earlier["seed"].astype(int)))
+    cfg.argv = cfg.argv + [f"(with {len(earlier)} rows of {path})"]
+    both = pd.concat([earlier, df], ignore_index=True)
+    both.attrs.update(df.attrs)  # the wall time is this run's
+    return both
+
+
 def main(argv=None):
     """Build the cells, run every method, add the minority metrics, report."""
     args, cfg, cells, skipped, tables, name = build(argv)
     df = add_minority_metrics(H.run(name, cells, cfg))
+    if args.add_to:
+        df = add_earlier(df, args.add_to, cfg, tables)
     df.to_csv(cfg.out / f"{name}.csv", index=False)
     report(df, cfg, args, skipped, tables, name)
 

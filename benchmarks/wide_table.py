@@ -21,7 +21,6 @@ Usage: ``python benchmarks/wide_table.py [--features 80] [--rows 30]
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 import warnings
@@ -30,7 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scaling import wide_numeric_table  # noqa: E402  (same folder)
+import _harness as H  # noqa: E402  (same folder)
+from scaling import wide_numeric_table  # noqa: E402
 
 from skteam import TeamTrimSampler  # noqa: E402
 from skteam.cache import clear_streams  # noqa: E402
@@ -56,7 +56,7 @@ def main(argv=None):
     backend.generate([backend.chat_prompt("Hi", "Say hi")], ['start: "hi"'],
                      seeds=[0], max_new_tokens=4)  # warm-up
     load = time.perf_counter() - t0
-    print(f"model loaded in {load:.1f} s", flush=True)
+    print(f"model loaded in {load:.1f} s; cpu: {H.cpu_model()}", flush=True)
     clear_streams()
     sampler = TeamTrimSampler(model=args.model, random_state=args.seed)
     profiler = None
@@ -97,7 +97,7 @@ def main(argv=None):
            "output_tokens": stats.get("output_tokens"),
            "forced_tokens": stats.get("forced_tokens"),
            "plan_source": plan["source"], "roles": len(plan["roles"]),
-           "model": args.model, "seed": args.seed, "cpu": platform.processor(),
+           "model": args.model, "seed": args.seed, "cpu": H.cpu_model(),
            "loadavg_at_end": load_avg}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
