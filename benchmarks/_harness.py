@@ -563,24 +563,28 @@ def config(args, argv, quick_seeds: int = 2, quick_methods=None) -> Config:
                   list(argv if argv is not None else sys.argv[1:]))
 
 
+def cpu_name() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (else the platform's)."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return name
+
+
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``) and its bfloat16 unit, if any.
+    """The CPU's model name and its bfloat16 unit, if any.
 
     E.g. ``"Intel(R) Xeon(R) Processor, amx_bf16"``: timings of the embedded
     model depend on both (``docs/user_guide/gpu.rst``, dtype ``"auto"``).
     """
     from skteam.llm.hf import cpu_bf16_unit
 
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{name}, {cpu_bf16_unit() or 'no native bf16'}"
+    return f"{cpu_name()}, {cpu_bf16_unit() or 'no native bf16'}"
 
 
 def hardware(cfg: Config) -> str:

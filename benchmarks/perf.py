@@ -73,13 +73,13 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import resource
 import threading
 import time
 import warnings
 from pathlib import Path
 
+import _harness as H
 import numpy as np
 import pandas as pd
 
@@ -832,16 +832,7 @@ def forward_check(args, hw):
 def hardware():
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(),
+    return {"cpu": H.cpu_name(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
