@@ -140,6 +140,10 @@ def _widen(mn, mx, margin, integer, decimals):
         high = round(math.ceil(high * scale - slack_high) / scale, decimals)
     if mn >= 0:
         low = max(low, 0)
+        if not integer and mx <= 1:
+            # a share or a probability: widening past 1 writes impossible
+            # values, and a leading "1" is a likely token for a small model
+            high = min(high, 1.0)
     return (int(low), int(high)) if integer else (float(low), float(high))
 
 
@@ -485,7 +489,9 @@ class Schema:
             of its span on each side (of ``max(|value|, 1)`` for a constant
             column), rounded outward to whole numbers for integer columns and
             to ``decimals`` decimals otherwise. A column without negative
-            values never gets a negative lower bound.
+            values never gets a negative lower bound, and a non-integer
+            column whose values lie in [0, 1] (a share, a probability) never
+            an upper bound above 1.
         target : str, default=None
             The label's name in prompts; default ``y.name`` or ``"class"``.
         target_description, dataset_description : str, default=None

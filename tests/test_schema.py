@@ -41,6 +41,10 @@ def frame():
         ([0.1, 0.2, 0.1 + 0.2], 0.1, False, 0.0, 0.4, 1),     # 0.30000000000000004
         ([3.14159265, 2.0], 0.0, False, 2.0, 3.1416, 4),     # decimals capped at 4
         ([0.5, 2.0], 0.0, False, 0.5, 2.0, 1),               # at least 1 decimal
+        ([0.02, 0.5, 0.99], 0.1, False, 0.0, 1.0, 2),        # a share stays in [0, 1]
+        ([0.25, 0.4, 0.55], 0.1, False, 0.22, 0.58, 2),     # not capped below 1
+        ([-0.5, 0.5, 0.99], 0.1, False, -0.65, 1.14, 2),     # negatives: not a share
+        ([0.5, 1.02], 0.1, False, 0.44, 1.08, 2),            # above 1: not a share
     ],
 )
 def test_numeric_bounds_and_decimals(values, margin, integer, low, high, decimals):
