@@ -556,8 +556,8 @@ def config(args, argv, quick_seeds: int = 2, quick_methods=None) -> Config:
     methods = [m for m in METHOD_ORDER if m in methods]
     out = Path(args.out) if args.out else (
         RESULTS / "tmp" if args.model.startswith("test::") else RESULTS)
-    first = getattr(args, "first_seed", 0)
-    return Config(args.model, list(range(first, first + n_seeds)), args.quick, methods,
+    seeds = list(range(args.first_seed, args.first_seed + n_seeds))
+    return Config(args.model, seeds, args.quick, methods,
                   args.batch_size, args.max_batches_factor, args.extra_batches,
                   args.device, args.cache_dir, out,
                   list(argv if argv is not None else sys.argv[1:]))
