@@ -12,6 +12,11 @@
     tokens (``<|begin_of_text|>``, ``<|eot_id|>``, ``<|end_of_text|>``, no
     pad token), two end tokens in its configs and Llama 3's chat template.
     The weights are random: it exercises plumbing, grammar and stopping.
+``float32_backend``
+    The bundled model in float32. Tests that compare texts made in calls of
+    different shapes use it: in bfloat16 the matrix kernels round
+    differently for different batch shapes (on AMX, for one), so equal
+    texts across shapes hold exactly in float32 only.
 """
 
 import pytest
@@ -29,6 +34,13 @@ LLAMA3_CHAT_TEMPLATE = (
 )
 LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
                    "<|end_header_id|>", "<|eot_id|>"]
+
+
+@pytest.fixture(scope="session")
+def float32_backend():
+    from skteam.llm import get_backend
+
+    return get_backend("embedded?dtype=float32")
 
 
 @pytest.fixture(scope="session")
