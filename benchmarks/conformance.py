@@ -28,11 +28,11 @@ Usage: ``python benchmarks/conformance.py [--model embedded] [--order cache]
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 import traceback
 from pathlib import Path
 
+import _harness as H
 import pandas as pd
 import torch
 from imblearn.utils.estimator_checks import estimator_checks_generator
@@ -97,7 +97,7 @@ def main(argv=None):
     checks = ordered_checks(estimator, args.order, args.only, args.skip_small)
     context = {"model": args.model, "random_state": 0, "order": args.order,
                "cache_dir": args.cache_dir is not None,
-               "cpu": platform.processor() or platform.machine(),
+               "cpu": H.cpu_name(),
                "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                "device": "cuda" if torch.cuda.is_available() else "cpu"}
     rows = []

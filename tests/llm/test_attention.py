@@ -43,10 +43,8 @@ def test_packed_attention_equals_transformers_sdpa(q_len):
 
 
 @pytest.mark.model
-def test_the_backend_attends_packed_with_the_texts_of_sdpa():
-    from skteam.llm import get_backend
-
-    backend = get_backend("embedded?dtype=float32")
+def test_the_backend_attends_packed_with_the_texts_of_sdpa(float32_backend):
+    backend = float32_backend
     assert backend.packed_attention
     assert backend.model.config._attn_implementation == NAME
     prompts = row_prompts(backend, 4)
