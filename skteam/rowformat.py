@@ -74,7 +74,8 @@ def _number_rule(spec: FeatureSpec) -> str:
             "type": "number",
             "minimum": float(spec.low),
             "maximum": float(spec.high),
-            "multipleOf": 10.0 ** -int(spec.decimals),
+            # "1e-15", not 10.0 ** -15 (1.0000000000000001e-15, refused)
+            "multipleOf": float(f"1e-{int(spec.decimals)}"),
         }
     return "%json " + json.dumps(body)
 

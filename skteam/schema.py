@@ -24,6 +24,12 @@ __all__ = ["FeatureSpec", "Schema", "format_value", "parse_value"]
 
 KINDS = ("numeric", "categorical")
 MAX_DECIMALS = 4
+#: The most decimals a number cell may have: llguidance's JSON schema refuses
+#: a ``multipleOf`` finer than 1e-10.
+MAX_GRAMMAR_DECIMALS = 10
+#: The smallest largest-absolute-value a non-integer column may have: below
+#: it, ``MAX_GRAMMAR_DECIMALS`` decimals hold fewer than 2 significant digits.
+MIN_COLUMN_MAGNITUDE = 1e-8
 _TOL = 1e-9
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 # Python types a category or class may have, by the name recorded in to_dict.
@@ -115,12 +121,24 @@ def _sorted_categories(values) -> tuple:
 
 
 def _decimals(values: np.ndarray) -> int:
-    """Decimals needed to write every value (at least 1, at most MAX_DECIMALS)."""
-    tol = _TOL * np.maximum(1.0, np.abs(values))
-    for d in range(1, MAX_DECIMALS + 1):
+    """Decimals needed to write every value (at least 1, at most the column's cap).
+
+    The cap is ``MAX_DECIMALS`` significant decimals after the leading zeros
+    of the column's largest absolute value: ``MAX_DECIMALS`` for a column
+    that reaches 0.1 or more, one more per leading zero below that (a column
+    of values around 2e-6 gets up to 9 decimals, ``0.000002325``), so a
+    column of small magnitudes is not rounded to zero; never more than
+    ``MAX_GRAMMAR_DECIMALS``.
+    """
+    peak = float(np.max(np.abs(values))) if len(values) else 0.0
+    extra = 0 if peak >= 0.1 or peak == 0 else -math.floor(math.log10(peak)) - 1
+    extra = min(extra, MAX_GRAMMAR_DECIMALS - MAX_DECIMALS)
+    unit = 10.0 ** -extra
+    tol = _TOL * np.maximum(unit, np.abs(values))
+    for d in range(1, MAX_DECIMALS + extra + 1):
         if np.all(np.abs(np.round(values, d) - values) <= tol):
             return d
-    return MAX_DECIMALS
+    return MAX_DECIMALS + extra
 
 
 def _widen(mn, mx, margin, integer, decimals):
@@ -150,6 +168,14 @@ def _widen(mn, mx, margin, integer, decimals):
 def _numeric_spec(name, values: np.ndarray, dtype: str, margin: float) -> FeatureSpec:
     values = np.asarray(values, dtype=float)
     integer = bool(np.all(values == np.round(values)))
+    peak = float(np.max(np.abs(values))) if len(values) else 0.0
+    if not integer and 0 < peak < MIN_COLUMN_MAGNITUDE:
+        raise ValueError(
+            f"Column {name!r} has values no larger than {peak:.3g} in absolute "
+            f"value; skteam writes numbers with at most {MAX_GRAMMAR_DECIMALS} "
+            "decimals, which would round them to 0. Rescale the column (e.g. "
+            f"X[{name!r}] * 1e{-math.floor(math.log10(peak))}) and scale the "
+            "generated rows back.")
     decimals = 0 if integer else _decimals(values)
     mn, mx = float(values.min()), float(values.max())
     low, high = _widen(mn, mx, margin, integer, decimals)
@@ -378,9 +404,10 @@ def _check_spec(spec: FeatureSpec, context: str) -> None:
         raise ValueError(f"{where}: low={spec.low} > high={spec.high}; need "
                          "low <= high.")
     if isinstance(spec.decimals, bool) or not isinstance(spec.decimals, int) or (
-            spec.decimals < 0):
-        raise ValueError(f"{where}: decimals must be a non-negative int; got "
-                         f"{spec.decimals!r}.")
+            not 0 <= spec.decimals <= MAX_GRAMMAR_DECIMALS):
+        raise ValueError(f"{where}: decimals must be an int from 0 to "
+                         f"{MAX_GRAMMAR_DECIMALS} (the finest step a grammar "
+                         f"takes); got {spec.decimals!r}.")
 
 
 def _override(spec: FeatureSpec, changes, col: pd.Series, margin) -> FeatureSpec:

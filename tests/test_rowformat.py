@@ -67,6 +67,20 @@ def test_grammar_generates_only_legal_rows(uniform_backend):
     assert len(seen) >= 13
 
 
+def test_grammar_takes_the_finest_step_the_schema_writes(uniform_backend):
+    from skteam.schema import MAX_GRAMMAR_DECIMALS
+
+    spec = FeatureSpec("v", "numeric", low=-2.5e-6, high=2.5e-6,
+                       decimals=MAX_GRAMMAR_DECIMALS)
+    g = row_grammar([spec])
+    assert '"multipleOf": 1e-10' in g
+    texts = uniform_backend.generate(["x"] * 20, [g] * 20, seeds=range(20),
+                                     max_new_tokens=40)
+    values = [parse_row([spec], line)[0]
+              for t in texts for line in split_lines(t, [""])]
+    assert len(values) == 20 and all(-2.5e-6 <= v <= 2.5e-6 for v in values)
+
+
 def test_grammar_narrows_ranges_line_by_line(uniform_backend):
     prefixes = ["p1 -> ", "p2 -> ", "p3 -> "]
     bounds = [{"n": (3, 3)}, {}, {"n": (1, 2), "f": (0.5, 0.75)}]

@@ -45,6 +45,11 @@ def frame():
         ([0.25, 0.4, 0.55], 0.1, False, 0.22, 0.58, 2),     # not capped below 1
         ([-0.5, 0.5, 0.99], 0.1, False, -0.65, 1.14, 2),     # negatives: not a share
         ([0.5, 1.02], 0.1, False, 0.44, 1.08, 2),            # above 1: not a share
+        # small magnitudes: 4 significant decimals after the leading zeros
+        ([0.0123456, 0.05], 0.0, False, 0.01234, 0.05, 5),
+        ([-2.2035e-06, 2.0023e-06], 0.0, False, -2.204e-06, 2.003e-06, 9),
+        ([1.23456e-6, 2.5e-6], 0.0, False, 1.234e-06, 2.5e-06, 9),
+        ([0.0999, 0.05], 0.0, False, 0.05, 0.0999, 4),       # needs only 4
     ],
 )
 def test_numeric_bounds_and_decimals(values, margin, integer, low, high, decimals):
@@ -56,6 +61,24 @@ def test_numeric_bounds_and_decimals(values, margin, integer, low, high, decimal
     assert spec.observed_min == min(values) and spec.observed_max == max(values)
     if integer:
         assert type(spec.low) is int and type(spec.high) is int
+
+
+def test_small_magnitudes_keep_their_digits():
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 1e-6, 40)
+    spec = Schema.infer(pd.DataFrame({"v": values}))["v"]
+    written = np.array([float(format_value(spec, v)) for v in values])
+    assert np.all(written != 0)
+    np.testing.assert_allclose(written, values, rtol=0.01, atol=1e-9)
+    assert spec.low < values.min() and spec.high > values.max()
+    assert spec.high - spec.low < 10 * np.ptp(values)
+
+
+def test_too_small_magnitudes_are_refused_with_the_fix():
+    X = pd.DataFrame({"ok": [1.5, 2.5, 3.0], "dose": [2e-12, 4.5e-12, 1e-12]})
+    with pytest.raises(ValueError, match=r"'dose'.*4.5e-12.*X\['dose'\] \* 1e12"):
+        Schema.infer(X)
+    Schema.infer(X.assign(dose=X["dose"] * 1e12))  # rescaled: accepted
 
 
 @pytest.mark.parametrize("dtype", ["int8", "int32", "uint8", "uint64", "float32"])
@@ -297,6 +320,8 @@ def test_override_to_numeric_and_integer():
         ({"sex": {"categories": [1, "1"]}}, "all strings"),
         ({"sex": {"categories": ["1", "1"]}}, "distinct as text"),
         ({"age": 5}, "must be a dict"),
+        ({"bmi": {"decimals": 11}}, "decimals must be an int from 0 to 10"),
+        ({"bmi": {"decimals": -1}}, "decimals must be an int from 0 to 10"),
     ],
 )
 def test_bad_overrides(overrides, match):
