@@ -57,6 +57,9 @@ the methods without an LLM (D_ori, ROS, SMOTE).
 ``--first-seed 2 --add-to results/<earlier>.csv``: more seeds for an earlier
 run (seeds FIRST..FIRST+N-1), reported together with the earlier run's rows
 of the same tables and methods.
+``--from-csv A.csv B.csv --name <name>``: no runs; the report of earlier
+runs' rows together, where a later file's rows of a (table, size, method)
+replace an earlier file's (e.g. a table rerun after a fix).
 """
 
 from __future__ import annotations
@@ -224,6 +227,10 @@ def parser():
                    help="an earlier run's CSV whose rows of the same tables and "
                         "methods join this run's in the report (run it with other "
                         "seeds, e.g. --first-seed 2)")
+    p.add_argument("--from-csv", nargs="+", default=None, metavar="CSV",
+                   help="run nothing: report these runs' rows together (of --tables "
+                        "and --methods when given); a later file's rows of a "
+                        "(table, size, method) replace an earlier file's")
     return p
 
 
@@ -232,6 +239,7 @@ def build(argv):
     register_methods()
     args = parser().parse_args(argv)
     known = list(H.METHOD_ORDER)
+    args.methods_given = bool(args.methods)
     args.methods = (split_names(args.methods, known, "method") if args.methods
                     else list(NO_LLM_METHODS if args.dry else
                               QUICK_METHODS if args.quick else METHODS))
@@ -412,7 +420,8 @@ def report(df, cfg, args, skipped, tables, name):
     """Write ``<name>.md`` and the plots."""
     df = H.order_methods(df)
     methods = [m for m in H.METHOD_ORDER if m in set(df["method"])]
-    parts = [header(cfg, df, args), "\n## Tables\n", tables_md(tables)]
+    head = combined_header(df, args) if args.from_csv else header(cfg, df, args)
+    parts = [head, "\n## Tables\n", tables_md(tables)]
     if skipped:
         parts.append("\nSizes skipped (too few rows of a class): " + "; ".join(
             f"{t}: {', '.join(s)}" for t, s in skipped.items()) + ".")
@@ -449,6 +458,52 @@ def plots(df, cfg, name):
                     group_col="dataset", ylabel="minority AUC (%)")
 
 
+def combine(paths, tables, methods=None) -> pd.DataFrame:
+    """The rows of several runs' CSVs (``--from-csv``), later files first.
+
+    A later file's rows of a (table, size, method) replace every earlier
+    file's rows of it; rows of other tables (or methods, when ``methods`` is
+    given) are left out. ``attrs["sources"]`` lists, per file, the (table,
+    size, method) groups taken from it.
+    """
+    key = ["dataset", "setting", "method"]
+    kept, sources = [], []
+    for path in reversed(list(paths)):
+        d = pd.read_csv(path)
+        d = d[d["dataset"].isin(tables)]
+        if methods:
+            d = d[d["method"].isin(methods)]
+        if kept:
+            seen = pd.concat(kept)[key].drop_duplicates()
+            d = d.merge(seen, on=key, how="left", indicator=True)
+            d = d[d.pop("_merge") == "left_only"]
+        if len(d):
+            kept.append(d)
+            sources.append((path, sorted(d["dataset"].unique())))
+    if not kept:
+        raise SystemExit(f"--from-csv: no rows of tables {tables} in {list(paths)}")
+    df = pd.concat(kept[::-1], ignore_index=True)
+    df.attrs["sources"] = sources[::-1]
+    return df
+
+
+def combined_header(df, args) -> str:
+    """Title and provenance of a ``--from-csv`` report."""
+    seeds = df.groupby("dataset")["seed"].nunique()
+    lines = ["# Utility suite: tiny imbalanced training sets on real tables", "",
+             "Combined from earlier runs (no new runs; each file's `.md` names "
+             "its command, hardware and time): "
+             + "; ".join(f"`{p}` ({', '.join(t)})" for p, t in df.attrs["sources"])
+             + ". Seeds per table: "
+             + ", ".join(f"{k} {n}" for k, n in seeds.items()) + ".",
+             f"Training sets: minority rows + {args.ratio}× as many other rows; "
+             f"test: the rest, at most {args.test_rows} rows, stratified.",
+             "Values: minority ROC AUC (%), mean ± std over seeds. Win/tie/loss: "
+             f"seeds where the method's AUC is higher / within {args.tie} / lower "
+             "than the baseline's, two-sided Wilcoxon signed-rank p (ties left out)."]
+    return "\n".join(lines)
+
+
 def add_earlier(df, path, cfg, tables):
     """This run's rows and those of an earlier run's CSV (``--add-to``).
 
@@ -476,6 +531,15 @@ def add_earlier(df, path, cfg, tables):
 def main(argv=None):
     """Build the cells, run every method, add the minority metrics, report."""
     args, cfg, cells, skipped, tables, name = build(argv)
+    if args.from_csv:
+        df = combine(args.from_csv, tables,
+                     cfg.methods if args.methods_given else None)
+        tables = [t for t in tables if t in set(df["dataset"])]
+        cfg.seeds = sorted(df["seed"].astype(int).unique())
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(cfg.out / f"{name}.csv", index=False)
+        report(df, cfg, args, skipped, tables, name)
+        return
     df = add_minority_metrics(H.run(name, cells, cfg))
     if args.add_to:
         df = add_earlier(df, args.add_to, cfg, tables)
