@@ -120,6 +120,11 @@ def _sorted_categories(values) -> tuple:
     return tuple(sorted({_python(v) for v in values}))
 
 
+def _peak(values: np.ndarray) -> float:
+    """The largest absolute value of a column (0 for an empty one)."""
+    return float(np.max(np.abs(values))) if len(values) else 0.0
+
+
 def _decimals(values: np.ndarray) -> int:
     """Decimals needed to write every value (at least 1, at most the column's cap).
 
@@ -130,7 +135,7 @@ def _decimals(values: np.ndarray) -> int:
     column of small magnitudes is not rounded to zero; never more than
     ``MAX_GRAMMAR_DECIMALS``.
     """
-    peak = float(np.max(np.abs(values))) if len(values) else 0.0
+    peak = _peak(values)
     extra = 0 if peak >= 0.1 or peak == 0 else -math.floor(math.log10(peak)) - 1
     extra = min(extra, MAX_GRAMMAR_DECIMALS - MAX_DECIMALS)
     unit = 10.0 ** -extra
@@ -168,7 +173,7 @@ def _widen(mn, mx, margin, integer, decimals):
 def _numeric_spec(name, values: np.ndarray, dtype: str, margin: float) -> FeatureSpec:
     values = np.asarray(values, dtype=float)
     integer = bool(np.all(values == np.round(values)))
-    peak = float(np.max(np.abs(values))) if len(values) else 0.0
+    peak = _peak(values)
     if not integer and 0 < peak < MIN_COLUMN_MAGNITUDE:
         raise ValueError(
             f"Column {name!r} has values no larger than {peak:.3g} in absolute "
