@@ -74,8 +74,7 @@ def _number_rule(spec: FeatureSpec) -> str:
             "type": "number",
             "minimum": float(spec.low),
             "maximum": float(spec.high),
-            # "1e-15", not 10.0 ** -15 (1.0000000000000001e-15, refused)
-            "multipleOf": float(f"1e-{int(spec.decimals)}"),
+            "multipleOf": spec.step,
         }
     return "%json " + json.dumps(body)
 

@@ -78,6 +78,13 @@ class FeatureSpec:
     observed_min: float | None = None
     observed_max: float | None = None
 
+    @property
+    def step(self) -> float:
+        """The smallest difference between two written values of a numeric
+        column: 1 for an integer column, ``1e-decimals`` otherwise (written
+        as ``float("1e-N")``, the literal a grammar's ``multipleOf`` takes)."""
+        return 1.0 if self.integer else float(f"1e-{int(self.decimals)}")
+
 
 # -- small helpers -------------------------------------------------------------
 

@@ -48,7 +48,7 @@ def bounding_constraints(constraints, specs, known) -> dict:
     """
     own = {s.name for s in specs}
     known = set(known)
-    step = {s.name: _step(s) for s in specs if s.kind != "categorical"}
+    step = {s.name: s.step for s in specs if s.kind != "categorical"}
     out: dict = {}
     for c in constraints:
         mine = c.columns & own
@@ -71,10 +71,6 @@ def plan_bindings(plan: Plan, constraints, schema: Schema) -> list:
         constraints, [schema[f] for f in role.features],
         plan.upstream_features(role.name)).values() for c in cs}
     return [c for c in constraints if id(c) in bound]
-
-
-def _step(spec) -> float:
-    return 1.0 if spec.integer else 10.0 ** -int(spec.decimals)
 
 
 def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
@@ -106,7 +102,7 @@ def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
     for spec in specs:
         if spec.name not in binding:
             continue
-        step = _step(spec)
+        step = spec.step
         low = np.full(len(rows), float(spec.low))
         high = np.full(len(rows), float(spec.high))
         for c in binding[spec.name]:
