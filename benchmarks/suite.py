@@ -394,6 +394,13 @@ def tables_md(names) -> str:
     return "\n".join(lines)
 
 
+def values_line(args) -> str:
+    """How to read a report's tables (both headers)."""
+    return ("Values: minority ROC AUC (%), mean ± std over seeds. Win/tie/loss: "
+            f"seeds where the method's AUC is higher / within {args.tie} / lower "
+            "than the baseline's, two-sided Wilcoxon signed-rank p (ties left out).")
+
+
 def header(cfg, df, args) -> str:
     """Title, command, LLM, hardware, wall time and how to read the tables."""
     wall = df.attrs.get("wall_seconds", float("nan"))
@@ -406,9 +413,7 @@ def header(cfg, df, args) -> str:
         f"the rest, at most {args.test_rows} rows, stratified. Downstream models: "
         f"{', '.join(cfg.models)}. max_batches = {cfg.max_batches_factor} × "
         f"batches needed + {cfg.extra_batches}.",
-        "Values: minority ROC AUC (%), mean ± std over seeds. Win/tie/loss: "
-        f"seeds where the method's AUC is higher / within {args.tie} / lower than "
-        "the baseline's, two-sided Wilcoxon signed-rank p (ties left out).",
+        values_line(args),
     ]
     if cfg.model.startswith("test::"):
         lines += ["", "**Test double (`test::uniform`): these numbers check the "
@@ -498,9 +503,7 @@ def combined_header(df, args) -> str:
              + ", ".join(f"{k} {n}" for k, n in seeds.items()) + ".",
              f"Training sets: minority rows + {args.ratio}× as many other rows; "
              f"test: the rest, at most {args.test_rows} rows, stratified.",
-             "Values: minority ROC AUC (%), mean ± std over seeds. Win/tie/loss: "
-             f"seeds where the method's AUC is higher / within {args.tie} / lower "
-             "than the baseline's, two-sided Wilcoxon signed-rank p (ties left out)."]
+             values_line(args)]
     return "\n".join(lines)
 
 
