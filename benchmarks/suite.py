@@ -101,6 +101,7 @@ LEVERS = {
     "skteam (T=1.1)": (QC3, {"temperature": 1.1}),
     "skteam (4 examples)": (QC3, {"n_examples": 4}),
     "skteam (residual examples)": (QC3, {"examples": "residual"}),
+    "skteam (signs=free)": (QC3, {"signs": "free"}),
     "skteam (single prompt)": (QC3, {"plan": "single"}),
     "skteam (single prompt, no QC)": ((), {"plan": "single"}),
 }

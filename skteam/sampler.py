@@ -150,6 +150,13 @@ class TeamTrimSampler(BaseOverSampler):
         generated so far, so later prompts show the real rows the generated
         ones cover least. Roles with parents are always shown the real rows
         nearest to their parent values.
+    signs : {"anchored", "free"}, default="anchored"
+        Who decides the sign of a numeric column whose training values take
+        both signs. ``"anchored"``: each generated row draws a real row of
+        its class and takes its signs, enforced by the grammar (small
+        models drop minus signs: the bundled model wrote 0–25 % negative
+        values where 40–65 % of the real values were); the model writes the
+        magnitudes. ``"free"``: the model writes the signs too.
     temperature : float, default=0.8
         Sampling temperature of the workers.
     labeling : {"auto", "worker", "target", "classifier"}, default="auto"
@@ -254,6 +261,7 @@ class TeamTrimSampler(BaseOverSampler):
         "on_shortfall": [StrOptions({"fill", "raise", "warn"})],
         "n_examples": [Interval(numbers.Integral, 1, None, closed="left")],
         "examples": [StrOptions({"random", "residual"})],
+        "signs": [StrOptions({"anchored", "free"})],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
         "labeling": [StrOptions({"auto", "worker", "target", "classifier"})],
         "cache_dir": [str, os.PathLike, None],
@@ -284,6 +292,7 @@ class TeamTrimSampler(BaseOverSampler):
         on_shortfall="fill",
         n_examples=8,
         examples="random",
+        signs="anchored",
         temperature=0.8,
         labeling="auto",
         cache_dir=None,
@@ -310,6 +319,7 @@ class TeamTrimSampler(BaseOverSampler):
         self.on_shortfall = on_shortfall
         self.n_examples = n_examples
         self.examples = examples
+        self.signs = signs
         self.temperature = temperature
         self.labeling = labeling
         self.cache_dir = cache_dir
@@ -501,7 +511,7 @@ class TeamTrimSampler(BaseOverSampler):
             backend, self.schema_, plan, pool, batch_size=self.batch_size, seed=seed,
             n_examples=fit.n_examples, n_label_examples=fit.n_label_examples,
             labeling=labeling, temperature=self.temperature, constraints=constraints,
-            tuning=self._generation_tuning, examples=self.examples,
+            tuning=self._generation_tuning, examples=self.examples, signs=self.signs,
         )
 
     def _record_fit(self, loop, generator, started):

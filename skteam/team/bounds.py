@@ -122,6 +122,74 @@ def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
     return out, conflicts
 
 
+def sign_bounds(specs, negative) -> list:
+    """Per-row ranges that give each signed column the sign of the row's anchor.
+
+    Small models drop minus signs: the bundled model wrote 0–25 % negative
+    values where 40–65 % of the real values were negative
+    (``benchmarks/sign_bias.py``). A row anchored on a real row of its
+    class takes that row's sign in every signed column, so the signs of
+    the generated rows follow the real rows' (jointly, as one row's signs);
+    the model still writes the magnitudes.
+
+    Parameters
+    ----------
+    specs : sequence of FeatureSpec
+        The role's columns.
+    negative : sequence of dict
+        One dict per row: signed column -> whether the anchor's value is
+        negative (:meth:`ExamplePool.negative
+        <skteam.team.examples.ExamplePool.negative>`).
+
+    Returns
+    -------
+    bounds : list of dict
+        One dict per row: column name -> ``(low, -step)`` for a negative
+        anchor, ``(0, high)`` otherwise; only for numeric columns of
+        ``specs`` whose own range holds both signs.
+    """
+    signed = [s for s in specs if s.kind != "categorical"
+              and s.low is not None and s.high is not None and s.low < 0 < s.high]
+    out = []
+    for row in negative:
+        bounds = {}
+        for s in signed:
+            if s.name in row:
+                low, high = (s.low, -s.step) if row[s.name] else (0, s.high)
+                bounds[s.name] = ((int(low), int(high)) if s.integer
+                                  else (round(low, s.decimals), round(high, s.decimals)))
+        out.append(bounds)
+    return out
+
+
+def intersect_bounds(first: list, second: list) -> list:
+    """Per-row ranges of both lists, ``first``'s kept where the two exclude each other.
+
+    Parameters
+    ----------
+    first, second : list of dict
+        One dict per row: column name -> ``(low, high)``, as
+        :func:`cell_bounds` and :func:`sign_bounds` return.
+
+    Returns
+    -------
+    bounds : list of dict
+        New dicts: a column bounded in both takes the intersection of its
+        ranges, or ``first``'s range when they do not meet.
+    """
+    out = []
+    for a, b in zip(first, second):
+        merged = dict(b)
+        for name, (lo, hi) in a.items():
+            if name in b:
+                lo2, hi2 = max(lo, b[name][0]), min(hi, b[name][1])
+                merged[name] = (lo2, hi2) if lo2 <= hi2 else (lo, hi)
+            else:
+                merged[name] = (lo, hi)
+        out.append(merged)
+    return out
+
+
 def binding_texts(plan: Plan, constraints, schema: Schema) -> list:
     """The sorted texts of the constraints that bound some worker under ``plan``."""
     return sorted({c.text for c in plan_bindings(plan, list(constraints), schema)})

@@ -73,6 +73,10 @@ class ExamplePool:
                 self.scale[s.name] = span if span > 0 else 1.0
         self.coords = {s.name: self._coords(s, X[s.name].tolist())
                        for s in schema.features}
+        # numeric columns whose real values take both signs
+        self.signed = [s.name for s in schema.features if s.kind != "categorical"
+                       and np.nanmin(self.coords[s.name], initial=0) < 0
+                       < np.nanmax(self.coords[s.name], initial=0)]
 
     def _coords(self, spec, values) -> np.ndarray:
         if spec.kind == "categorical":
@@ -119,6 +123,50 @@ class ExamplePool:
         picked = [rng.permutation(p)[:per] for p in self.by_class.values() if len(p)]
         out = np.concatenate(picked)
         return rng.permutation(out)[:k]
+
+    def anchors(self, rng: np.random.Generator, k: int, target_class) -> np.ndarray:
+        """``k`` real rows of a class, distinct while the class has that many.
+
+        Each generated row takes the signs of its anchor's signed columns
+        (:meth:`negative`, :func:`~skteam.team.bounds.sign_bounds`).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Draws the rows.
+        k : int
+            Number of anchors (one per generated row).
+        target_class : object
+            The class the anchors come from.
+
+        Returns
+        -------
+        idx : ndarray of int, shape (k,)
+            Row indices into the pool: a random order of the class's rows,
+            repeated as often as ``k`` needs.
+        """
+        pool = self.by_class[target_class]
+        if not len(pool):
+            return np.array([], dtype=int)
+        reps = -(-k // len(pool))
+        return np.concatenate([rng.permutation(pool) for _ in range(reps)])[:k]
+
+    def negative(self, i: int) -> dict:
+        """Whether each signed column of real row ``i`` is negative.
+
+        Parameters
+        ----------
+        i : int
+            A row index into the pool.
+
+        Returns
+        -------
+        negative : dict
+            Name of each column of :attr:`signed` -> whether the row's value
+            is below 0 (columns where the row has no value are left out).
+        """
+        return {n: bool(self.coords[n][i] < 0) for n in self.signed
+                if not np.isnan(self.coords[n][i])}
 
     def nearest(self, rng: np.random.Generator, k: int, target_class, names,
                 rows) -> np.ndarray:

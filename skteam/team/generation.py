@@ -18,6 +18,7 @@ import numpy as np
 
 from ..cache import RawBatch, fingerprint
 from ..llm.base import Usage
+from ..utils import derive_rng
 from .bounds import binding_texts
 from .labeler import label_rows
 from .workers import MAX_UPSTREAM_FEATURES, generate_features
@@ -28,7 +29,8 @@ logger = logging.getLogger("skteam")
 # batches cached on disk under the old prompts are not read back.
 # 2: a worker prompt shows its role's and its (nearest) ancestors' columns only.
 # 3: prompts of wide roles and tables show fewer examples (examples_for_width).
-PROMPT_VERSION = 3
+# 4: signed columns take the signs of an anchor row by default (signs="anchored").
+PROMPT_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ class TeamGenerator:
         Rows per batch (``n_b``).
     seed : int
         The fit's base seed; row groups are keyed on
-        ``(seed, 10, class index, batch, group)``.
+        ``(seed, 10, class index, batch, group)``, the sign anchors of a batch
+        on ``(seed, 11, class index, batch)``.
     n_examples, n_label_examples : int
         Real rows in each role worker's and label worker's prompt.
     labeling : {"worker", "target"}
@@ -97,6 +100,10 @@ class TeamGenerator:
         the class in earlier chunks of the stream (``history``), so prompts
         show the real rows the generated ones cover least; within a chunk,
         a row shown by an earlier prompt weighs half as much per showing.
+    signs : {"anchored", "free"}, default="anchored"
+        Whether each row's signed columns take the signs of a real row of
+        its class (the grammar enforces them) or the model writes the signs
+        (:func:`~skteam.team.workers.generate_features`).
 
     Attributes
     ----------
@@ -109,7 +116,7 @@ class TeamGenerator:
     def __init__(self, backend, schema, plan, pool, *, batch_size, seed, n_examples,
                  n_label_examples, labeling, temperature, constraints=(),
                  tuning=None, max_upstream_features=MAX_UPSTREAM_FEATURES,
-                 examples="random"):
+                 examples="random", signs="anchored"):
         self.backend, self.schema, self.plan, self.pool = backend, schema, plan, pool
         self.batch_size, self.seed, self.temperature = batch_size, seed, temperature
         self.n_examples, self.n_label_examples = n_examples, n_label_examples
@@ -119,6 +126,9 @@ class TeamGenerator:
         if examples not in ("random", "residual"):
             raise ValueError(f"examples={examples!r}; use 'random' or 'residual'.")
         self.examples = examples
+        if signs not in ("anchored", "free"):
+            raise ValueError(f"signs={signs!r}; use 'anchored' or 'free'.")
+        self.signs = signs
         # the stream hands a residual-aware generator the class's earlier rows
         self.uses_history = examples == "residual"
         # part of a chunk can be made alone unless examples depend on the
@@ -163,6 +173,7 @@ class TeamGenerator:
             *([{"max_upstream_features": self.max_upstream_features}]
               if self.max_upstream_features != MAX_UPSTREAM_FEATURES else []),
             *([{"examples": self.examples}] if self.examples != "random" else []),
+            *([{"signs": self.signs}] if self.signs != "anchored" else []),
         )
 
     def rows_per_prompt(self, n_batches: int) -> int:
@@ -205,7 +216,9 @@ class TeamGenerator:
         weights = ({target: np.maximum(self.pool.coverage_gap(target, list(history)),
                                        1e-3)}
                    if self.examples == "residual" else None)
-        values = self._features(target, keys, k, local, shown, weights)
+        anchors = (self._anchors(target, first, n_batches, groups, k)
+                   if self.signs == "anchored" else None)
+        values = self._features(target, keys, k, local, shown, weights, anchors)
         labels = self._labels(target, values, keys, k, local, shown)
         # a row whose label answer did not parse is lost like a feature row
         lost_labels = sum(1 for v, lab in zip(values, labels)
@@ -230,14 +243,24 @@ class TeamGenerator:
             ))
         return batches
 
-    def _features(self, target, keys, k, usage, shown, root_weights=None) -> list:
+    def _anchors(self, target, first, n_batches, groups, k) -> list:
+        """The anchor of every row, group-major: distinct within a batch where
+        the class has enough real rows, drawn per batch (keyed on its index)."""
+        c = self._class_index[target]
+        per_batch = {b: self.pool.anchors(derive_rng(self.seed, 11, c, first + b),
+                                          self.batch_size + k, target)
+                     for b in range(n_batches)}
+        return [int(per_batch[b][g * k + j]) for b, g in groups for j in range(k)]
+
+    def _features(self, target, keys, k, usage, shown, root_weights=None,
+                  anchors=None) -> list:
         """Feature values of every row, group-major; None for a lost row."""
         values, failures, conflicts = generate_features(
             self.backend, self.schema, self.plan, self.pool, [target] * len(keys),
             keys, rows_per_prompt=k, n_examples=self.n_examples,
             temperature=self.temperature, constraints=self.constraints,
             usage=usage, shown=shown, max_upstream_features=self.max_upstream_features,
-            root_weights=root_weights,
+            root_weights=root_weights, anchors=anchors,
         )
         usage.add(parse_failures=failures)
         if conflicts:

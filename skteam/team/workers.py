@@ -11,7 +11,7 @@ from ..schema import Schema
 from ..utils import derive_rng, derive_seed
 from . import prompts
 from ._batching import MAX_PROMPTS_PER_CALL, check_answers, chunks
-from .bounds import bounding_constraints, cell_bounds
+from .bounds import bounding_constraints, cell_bounds, intersect_bounds, sign_bounds
 from .examples import WORKER_EXAMPLE_CELLS, ExamplePool, examples_for_width
 from .plan import Plan
 
@@ -98,6 +98,7 @@ def generate_features(
     shown=None,
     max_upstream_features: int | None = MAX_UPSTREAM_FEATURES,
     root_weights=None,
+    anchors=None,
 ):
     """Generate the feature values of ``len(targets) * rows_per_prompt`` rows.
 
@@ -166,6 +167,12 @@ def generate_features(
         (:data:`SHOWN_DECAY`) every time an earlier group of the call showed
         the row to that role, so the prompts of one call spread over the
         real rows. None: drawn uniformly.
+    anchors : sequence of int, default=None
+        One real row per row (a position in the pool, e.g. from
+        :meth:`ExamplePool.anchors`): the grammar gives each of the row's
+        signed columns (:attr:`ExamplePool.signed`) its anchor's sign
+        (:func:`sign_bounds`; a constraint's range wins where the two do
+        not meet). None: the model writes the signs.
 
     Returns
     -------
@@ -190,6 +197,8 @@ def generate_features(
         for r in plan.roles} if constraints else {}
     parents_of = {r.name: shown_upstream(plan, r.name, max_upstream_features)
                   for r in plan.roles}
+    negative = ([pool.negative(i) for i in anchors]
+                if anchors is not None and pool.signed else None)
     conflicts = 0
     shown_root: dict = {}  # (class, root role) -> times each real row was shown
     for level in plan.levels():
@@ -231,6 +240,9 @@ def generate_features(
                 bounds, n_conflicts = cell_bounds(
                     binding.get(role_name, {}), specs, [values[r] for r in rows])
                 conflicts += n_conflicts
+                if negative is not None:
+                    bounds = intersect_bounds(bounds, sign_bounds(
+                        specs, [negative[r] for r in rows]))
                 jobs.append((rows, specs, prefixes,
                              backend.chat_prompt(prompts.WORKER_SYSTEM, user),
                              row_grammar(specs, prefixes, bounds),
