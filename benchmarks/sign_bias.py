@@ -2,8 +2,10 @@
 
 A table of 6 columns drawn from N(0, 1) (2 decimals), 60 rows of which 20
 are of class 1; ``TeamTrimSampler`` adds 20 rows of class 1 (the bundled
-model, the default plan) without QC at temperature 0.8 and 1.0, and with
-the default QC at 0.8. Prints and writes, per column, the share of negative
+model, the default plan): with ``signs="free"`` (the model writes the signs)
+without QC at temperature 0.8 and 1.0 and with the default QC, and with the
+default ``signs="anchored"`` (each row takes a real row's signs) without and
+with the default QC. Prints and writes, per column, the share of negative
 values and the mean in the real class-1 rows and in the generated rows.
 
 Usage: ``python benchmarks/sign_bias.py [--seed 0] [--model embedded]``;
@@ -23,9 +25,11 @@ import pandas as pd
 from skteam import TeamTrimSampler
 
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = {"no QC, T=0.8": dict(qc=(), temperature=0.8),
-            "no QC, T=1.0": dict(qc=(), temperature=1.0),
-            "default QC, T=0.8": dict(temperature=0.8)}
+VARIANTS = {"free, no QC, T=0.8": dict(signs="free", qc=(), temperature=0.8),
+            "free, no QC, T=1.0": dict(signs="free", qc=(), temperature=1.0),
+            "free, default QC, T=0.8": dict(signs="free", temperature=0.8),
+            "anchored, no QC, T=0.8": dict(qc=(), temperature=0.8),
+            "anchored, default QC, T=0.8": dict(temperature=0.8)}
 
 
 def main(argv=None):

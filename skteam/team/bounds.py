@@ -157,7 +157,8 @@ def sign_bounds(specs, negative) -> list:
             if s.name in row:
                 low, high = (s.low, -s.step) if row[s.name] else (0, s.high)
                 bounds[s.name] = ((int(low), int(high)) if s.integer
-                                  else (round(low, s.decimals), round(high, s.decimals)))
+                                  else (round(low, s.decimals),
+                                        round(high, s.decimals)))
         out.append(bounds)
     return out
 

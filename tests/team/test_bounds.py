@@ -4,7 +4,12 @@ import pandas as pd
 
 from skteam import Schema
 from skteam.constraints import parse_constraint
-from skteam.team.bounds import bounding_constraints, cell_bounds
+from skteam.team.bounds import (
+    bounding_constraints,
+    cell_bounds,
+    intersect_bounds,
+    sign_bounds,
+)
 
 # -- constraints narrowing a role's ranges (pure logic, no model) --------------
 
@@ -50,3 +55,30 @@ def test_cell_bounds_narrow_rows_and_keep_conflicts_in_range():
     assert "score" not in bounds[0]  # score < 0: no legal value
     assert all(isinstance(v, int) for v in bounds[1]["priors"])
     assert conflicts == 2  # row 0 score < 0 and row 2 priors
+
+
+# -- signs taken from an anchor row (pure logic, no model) ---------------------
+
+SIGNED = Schema.infer(pd.DataFrame({
+    "z": [-2.5, 1.25], "k": [-3, 4], "pos": [0.5, 2.0], "sex": ["f", "m"]}))
+
+
+def test_sign_bounds_give_each_signed_column_its_anchor_sign():
+    specs = [SIGNED["z"], SIGNED["k"], SIGNED["pos"], SIGNED["sex"]]
+    bounds = sign_bounds(specs, [{"z": True, "k": False}, {"z": False, "k": True},
+                                 {}])
+    step = SIGNED["z"].step
+    assert bounds[0] == {"z": (SIGNED["z"].low, -step), "k": (0, SIGNED["k"].high)}
+    assert bounds[1] == {"z": (0, SIGNED["z"].high), "k": (SIGNED["k"].low, -1)}
+    assert all(isinstance(v, int) for v in bounds[1]["k"])
+    assert bounds[2] == {}  # an anchor without values leaves the row free
+    # a column whose own range holds one sign is never bounded
+    assert sign_bounds([SIGNED["pos"]], [{"pos": True}]) == [{}]
+
+
+def test_intersect_bounds_keeps_the_first_range_where_they_do_not_meet():
+    first = [{"a": (0, 5)}, {"a": (2, 5)}, {}]
+    second = [{"a": (3, 9), "b": (-1, 0)}, {"a": (-9, -1)}, {"b": (0, 1)}]
+    assert intersect_bounds(first, second) == [
+        {"a": (3, 5), "b": (-1, 0)}, {"a": (2, 5)}, {"b": (0, 1)}]
+    assert first == [{"a": (0, 5)}, {"a": (2, 5)}, {}]  # inputs unchanged

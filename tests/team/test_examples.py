@@ -98,3 +98,19 @@ def test_examples_for_width_keeps_a_prompt_within_its_cells():
     assert examples_for_width(8, 200, 96) == MIN_EXAMPLES  # never fewer than this
     assert examples_for_width(1, 200, 96) == 1  # never more than asked for
     assert examples_for_width(8, 0, 96) == 8
+
+
+def test_signed_columns_and_anchors():
+    X = pd.DataFrame({"z": [-1.0, 2.0, -0.5, 0.0, 3.0, -4.0],
+                      "pos": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                      "neg": [-1, -2, -3, -4, -5, -6], "c": list("abcabc")})
+    y = np.array([0, 0, 0, 1, 1, 1])
+    pool = ExamplePool(Schema.infer(X, pd.Series(y)), X, y)
+    assert pool.signed == ["z"]  # both signs seen; one-signed columns are not
+    assert pool.negative(0) == {"z": True} and pool.negative(3) == {"z": False}
+    rng = np.random.default_rng(0)
+    a = pool.anchors(rng, 3, 1)
+    assert sorted(a) == [3, 4, 5]  # distinct while the class has enough rows
+    a = pool.anchors(rng, 7, 0)
+    assert len(a) == 7 and set(a) == {0, 1, 2}
+    assert sorted(a[:3]) == [0, 1, 2] and sorted(a[3:6]) == [0, 1, 2]

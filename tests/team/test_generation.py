@@ -95,3 +95,23 @@ def test_residual_examples_show_the_rows_the_history_covers_least(uniform_backen
     # without a history every real row of the class can be shown
     free = [i for b in random(1, 0, 2) for ex in b.examples for i in ex]
     assert set(free) <= set(class1)
+
+
+def test_a_batch_takes_the_signs_of_distinct_real_rows(uniform_backend):
+    Xs = pd.DataFrame({"z": [-1.5, 2.0, -0.5, 1.0] * 3, "age": X["age"]})
+    schema = Schema.infer(Xs, Y)
+    pool = ExamplePool(schema, Xs, Y)
+
+    def generator(**kw):
+        return TeamGenerator(uniform_backend, schema, fallback_plan(schema), pool,
+                             batch_size=4, seed=3, n_examples=2, n_label_examples=0,
+                             labeling="target", temperature=0.8, **kw)
+
+    # class 1 has 4 real rows, 2 of them negative: a batch of 4 anchors on all
+    for batch in generator()(1, 0, 3):
+        assert len(batch.rows) == 4
+        assert sum(row[0] < 0 for row in batch.rows) == 2
+    free = generator(signs="free")
+    assert free.stream_key(Xs, Y, "m", (2, 0)) != generator().stream_key(
+        Xs, Y, "m", (2, 0))
+    assert [b.rows for b in free(1, 0, 3)] != [b.rows for b in generator()(1, 0, 3)]

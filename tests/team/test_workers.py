@@ -141,6 +141,40 @@ def test_rows_depend_on_prompt_grammar_and_seed_only(uniform_backend):
     assert run([(6, 1)]) != one[:2]
 
 
+def test_anchored_rows_take_their_anchors_signs_and_constraints_win(uniform_backend):
+    from skteam.constraints import parse_constraint
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"qa_len": rng.normal(0, 1, 24).round(2),
+                      "qb_cnt": rng.integers(-5, 6, 24),
+                      "qc_val": rng.normal(5, 1, 24).round(1)})
+    y = np.array([0] * 12 + [1] * 12)
+    schema = Schema.infer(X, y)
+    plan = load_plan({"roles": [{"name": "A", "features": ["qa_len", "qc_val"]},
+                                {"name": "B", "features": ["qb_cnt"]}],
+                      "edges": [["A", "B"]]}, schema)
+    pool = ExamplePool(schema, X, y)
+    assert pool.signed == ["qa_len", "qb_cnt"]
+    anchors = list(pool.anchors(np.random.default_rng(0), 40, 1))
+    # the constraint leaves qb_cnt no negative value where qa_len > 0: it wins
+    cs = [parse_constraint("qb_cnt >= qa_len", schema)]
+    values, failures, _ = generate_features(
+        uniform_backend, schema, plan, pool, [1] * 8, [(0, g) for g in range(8)],
+        rows_per_prompt=5, n_examples=3, anchors=anchors, constraints=cs)
+    assert failures == 0
+    for row, a in zip(values, anchors):
+        assert (row["qa_len"] < 0) == (X["qa_len"][a] < 0)
+        if row["qa_len"] <= -1:  # else the constraint leaves no negative qb_cnt
+            assert (row["qb_cnt"] < 0) == (X["qb_cnt"][a] < 0)
+        assert row["qb_cnt"] >= row["qa_len"]  # the constraint's range won
+    free, *_ = generate_features(
+        uniform_backend, schema, plan, pool, [1] * 8, [(0, g) for g in range(8)],
+        rows_per_prompt=5, n_examples=3)
+    # without anchors the test double's signs do not follow the anchors
+    assert any((r["qa_len"] < 0) != (X["qa_len"][a] < 0)
+               for r, a in zip(free, anchors))
+
+
 @pytest.mark.slow
 def test_real_model_returns_rows_of_a_40_column_table(embedded_backend):
     """The default plan of a 40-column table is split into roles, and the
@@ -163,3 +197,20 @@ def test_real_model_returns_rows_of_a_40_column_table(embedded_backend):
     workers = [p for p in backend.sent if "Task: write the values" in p]
     assert workers and all(
         len(re.findall(r"^- m\d+ \(", p, flags=re.M)) < 40 for p in workers)
+
+
+def test_real_model_rows_keep_the_sign_patterns_of_real_rows(embedded_backend):
+    """The bundled model drops minus signs; anchored rows take a real row's."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({f"x{i}": rng.normal(0, 1, 40).round(2) for i in range(6)})
+    y = np.array([0] * 20 + [1] * 20)
+    sampler = TeamTrimSampler(model=embedded_backend, qc=(), sampling_strategy={1: 26},
+                              batch_size=6, random_state=0, verbose=0,
+                              labeling="target")
+    Xr, _ = sampler.fit_resample(X, y)
+    new = Xr[sampler.synthetic_mask_]
+    real = {tuple(r) for r in (X[y == 1] < 0).to_numpy()}
+    assert len(new) == 6
+    assert all(tuple(r) in real for r in (new < 0).to_numpy())
+    # a real row for each generated row: the shares of negatives stay close
+    assert (new < 0).to_numpy().mean() >= (X[y == 1] < 0).to_numpy().mean() - 0.15
