@@ -125,8 +125,8 @@ def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
 def sign_bounds(specs, negative) -> list:
     """Per-row ranges that give each signed column the sign of the row's anchor.
 
-    Small models drop minus signs: the bundled model wrote 0–25 % negative
-    values where 40–65 % of the real values were negative
+    Small models drop minus signs: at temperature 0.8 the bundled model
+    wrote 0–30 % negative values where 40–65 % of the real values were
     (``benchmarks/sign_bias.py``). A row anchored on a real row of its
     class takes that row's sign in every signed column, so the signs of
     the generated rows follow the real rows' (jointly, as one row's signs);

@@ -246,6 +246,8 @@ class TeamGenerator:
     def _anchors(self, target, first, n_batches, groups, k) -> list:
         """The anchor of every row, group-major: distinct within a batch where
         the class has enough real rows, drawn per batch (keyed on its index)."""
+        if not len(self.pool.by_class[target]):
+            return None  # no real row of the class to take signs from
         c = self._class_index[target]
         per_batch = {b: self.pool.anchors(derive_rng(self.seed, 11, c, first + b),
                                           self.batch_size + k, target)
