@@ -116,10 +116,15 @@ def cell_bounds(binding: dict, specs, rows) -> tuple[list, int]:
             if lo > hi:
                 conflicts += 1
             elif lo > spec.low or hi < spec.high:
-                d = spec.decimals
-                out[i][spec.name] = ((int(lo), int(hi)) if spec.integer
-                                     else (round(lo, d), round(hi, d)))
+                out[i][spec.name] = _written_range(spec, lo, hi)
     return out, conflicts
+
+
+def _written_range(spec, low, high) -> tuple:
+    """``(low, high)`` as the column writes numbers: ints, or its decimals."""
+    if spec.integer:
+        return int(low), int(high)
+    return round(low, spec.decimals), round(high, spec.decimals)
 
 
 def sign_bounds(specs, negative) -> list:
@@ -156,9 +161,7 @@ def sign_bounds(specs, negative) -> list:
         for s in signed:
             if s.name in row:
                 low, high = (s.low, -s.step) if row[s.name] else (0, s.high)
-                bounds[s.name] = ((int(low), int(high)) if s.integer
-                                  else (round(low, s.decimals),
-                                        round(high, s.decimals)))
+                bounds[s.name] = _written_range(s, low, high)
         out.append(bounds)
     return out
 
