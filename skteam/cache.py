@@ -30,7 +30,8 @@ import pandas as pd
 
 logger = logging.getLogger("skteam")
 
-FORMAT_VERSION = 3
+#: Layout of a stream's file; 4: each row's sign anchor (``sign_anchors``).
+FORMAT_VERSION = 4
 _MAX_STREAMS = 64
 
 
@@ -81,6 +82,10 @@ class RawBatch:
     examples : list of list of int
         For each row, the positions in the training data of the real rows
         its workers were shown (empty when not recorded).
+    sign_anchors : list of int
+        For each row, the position in the training data of the real row
+        whose signs its signed columns took (``signs="anchored"``); empty
+        when the signs were the model's or no column takes both signs.
     """
 
     target: object
@@ -91,6 +96,7 @@ class RawBatch:
     usage: dict = field(default_factory=dict)
     chunk: int = 1
     examples: list = field(default_factory=list)
+    sign_anchors: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -102,6 +108,7 @@ class RawBatch:
             "usage": self.usage,
             "chunk": self.chunk,
             "examples": [[int(j) for j in e] for e in self.examples],
+            "sign_anchors": [int(j) for j in self.sign_anchors],
         }
 
 
@@ -165,6 +172,7 @@ class BatchStream:
                     usage=item["usage"],
                     chunk=int(item["chunk"]),
                     examples=item.get("examples", []),
+                    sign_anchors=item.get("sign_anchors", []),
                 )
                 self.batches[(batch.target, batch.chunk, batch.index)] = batch
             self.loaded_from_disk = bool(self.batches)

@@ -16,8 +16,8 @@ from .metrics import gower_distances
 #: Columns of ``provenance_``, in order.
 PROVENANCE_COLUMNS = [
     "row", "batch", "target_class", "label", "label_source", "examples",
-    "nearest_train", "nearest_distance", "copy", "status", "cost", "in_window",
-    "delta", "tau", "entropy_gain",
+    "sign_anchor", "nearest_train", "nearest_distance", "copy", "status", "cost",
+    "in_window", "delta", "tau", "entropy_gain",
 ]
 
 
@@ -69,7 +69,7 @@ def provenance_frame(provenance: dict, rows: dict, X_train: pd.DataFrame, schema
     real = set(map(tuple, X_train.astype(object).itertuples(index=False, name=None)))
     copy = [tuple(r) in real for r in gen.astype(object).itertuples(
         index=False, name=None)]
-    at = out.columns.get_loc("examples") + 1
+    at = out.columns.get_loc("sign_anchor") + 1
     out.insert(at, "nearest_train", nearest.astype(int))
     out.insert(at + 1, "nearest_distance", distance)
     out.insert(at + 2, "copy", np.asarray(copy, dtype=bool))
@@ -89,6 +89,8 @@ def row_info(batch, verdict, record):
         return {
             "batch": batch.index, "target_class": batch.target,
             "examples": list(batch.examples[i]) if batch.examples else [],
+            "sign_anchor": (int(batch.sign_anchors[i]) if batch.sign_anchors
+                            else None),
             "cost": float(costs[i]) if costs is not None else np.nan,
             "in_window": bool(window[i]) if window is not None else np.nan,
             "delta": record["delta"], "tau": record["tau"],

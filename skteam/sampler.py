@@ -195,9 +195,11 @@ class TeamTrimSampler(BaseOverSampler):
         One row per generated row of the returned data, in output order:
         its position ``row``, ``batch``, ``target_class``, ``label``,
         ``label_source``, ``examples`` (training rows its workers saw),
-        ``nearest_train`` / ``nearest_distance`` (Gower), ``copy``,
-        ``status`` (``accepted`` / ``filled``), ``cost``, ``in_window``,
-        and its batch's ``delta``, ``tau``, ``entropy_gain``.
+        ``sign_anchor`` (the training row whose signs it took; NaN where no
+        column takes both signs or ``signs="free"``), ``nearest_train`` /
+        ``nearest_distance`` (Gower), ``copy``, ``status`` (``accepted`` /
+        ``filled``), ``cost``, ``in_window``, and its batch's ``delta``,
+        ``tau``, ``entropy_gain``.
     qc_report_ : pandas.DataFrame
         One row per batch: class, rows generated, rows dropped by each
         stage, rows kept, rows used to fill a short quota

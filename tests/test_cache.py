@@ -65,6 +65,17 @@ def test_round_trip_restores_batches_and_label_types(tmp_path):
     assert type(batch.labels[0]) is np.int64 and type(batch.target) is np.int64
 
 
+def test_round_trip_keeps_examples_and_sign_anchors(tmp_path):
+    stream = BatchStream(KEY, CLASSES, tmp_path)
+    made = RawBatch(target=CLASSES[1], index=0, rows=[[1, 0], [1, 1]],
+                    labels=[CLASSES[1]] * 2, examples=[[3, 4], [5]],
+                    sign_anchors=[4, 5])
+    stream.get(CLASSES[1], 0, lambda target, first, n: [made], 1)
+    batch, hit = BatchStream(KEY, CLASSES, tmp_path).get(
+        CLASSES[1], 0, fake_produce(), 1)
+    assert hit and batch.examples == [[3, 4], [5]] and batch.sign_anchors == [4, 5]
+
+
 def _rewrite(stream, edit):
     doc = json.loads(stream.path.read_text())
     edit(doc)

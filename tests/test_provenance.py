@@ -46,6 +46,7 @@ def test_provenance_describes_every_generated_row(fitted):
     real = set(map(tuple, X.astype(object).itertuples(index=False)))
     exact = [tuple(r) in real for r in generated.astype(object).itertuples(index=False)]
     assert prov["copy"].tolist() == exact
+    assert prov["sign_anchor"].isna().all()  # age and bmi are never negative
     assert ((prov["nearest_distance"] == 0) >= prov["copy"]).all()
     counts = prov["status"].value_counts().to_dict()
     report = s.qc_report_
@@ -73,7 +74,8 @@ def test_the_report_has_a_provenance_page(fitted, tmp_path):
 
 def test_provenance_frame_labels_sources_and_copies():
     schema = Schema.infer(X, Y)
-    info = {"batch": 0, "target_class": 1, "examples": [32], "cost": 0.2,
+    info = {"batch": 0, "target_class": 1, "examples": [32], "sign_anchor": None,
+            "cost": 0.2,
             "in_window": True, "delta": 0.1, "tau": 0.0, "entropy_gain": np.nan}
     copy = X.iloc[3].tolist()
     new = [30, "F", 99.0]
@@ -90,3 +92,21 @@ def test_provenance_frame_labels_sources_and_copies():
     assert set(target["label_source"]) == {"target"}
     empty = provenance_frame({1: []}, {1: []}, X, schema, labeling="target")
     assert list(empty.columns) == PROVENANCE_COLUMNS and len(empty) == 0
+
+
+def test_each_row_names_the_real_row_whose_signs_it_took():
+    # grammar-only test double: the model is not the subject, the record is
+    rng = np.random.default_rng(1)
+    Xs = pd.DataFrame({"z": rng.normal(0, 1, 40).round(2),
+                       "w": rng.normal(0, 1, 40).round(2),
+                       "age": rng.integers(18, 80, 40)})
+    s = TeamTrimSampler(model="test::uniform", qc=(), random_state=0, verbose=0,
+                        sampling_strategy={1: 20})
+    X_res, _ = s.fit_resample(Xs, Y)
+    prov = s.provenance_
+    anchors = prov["sign_anchor"].astype(int).to_numpy()
+    assert (Y[anchors] == prov["target_class"].to_numpy()).all()
+    generated = X_res.iloc[prov["row"]].reset_index(drop=True)
+    for col in ("z", "w"):
+        assert ((generated[col] < 0).to_numpy()
+                == (Xs[col].to_numpy()[anchors] < 0)).all()

@@ -228,6 +228,7 @@ class TeamGenerator:
         self.rows_generated += n * n_batches
         share = {key: v / n_batches for key, v in local.as_dict().items()}
         names = self.schema.names
+        anchored = anchors is not None and bool(self.pool.signed)
         batches = []
         for b in range(n_batches):
             # rows beyond the batch size (last group of a batch) are not used
@@ -240,6 +241,7 @@ class TeamGenerator:
                 labels=[labels[i] for i in good],
                 failures=n - len(good), usage=share,
                 examples=[sorted(shown[i]) for i in good],
+                sign_anchors=[anchors[i] for i in good] if anchored else [],
             ))
         return batches
 

@@ -111,7 +111,17 @@ def test_a_batch_takes_the_signs_of_distinct_real_rows(uniform_backend):
     for batch in generator()(1, 0, 3):
         assert len(batch.rows) == 4
         assert sum(row[0] < 0 for row in batch.rows) == 2
+        # each row records its anchor: a distinct real row of the class, same sign
+        assert sorted(batch.sign_anchors) == list(np.flatnonzero(Y == 1))
+        assert all((row[0] < 0) == (Xs["z"].iloc[a] < 0)
+                   for row, a in zip(batch.rows, batch.sign_anchors))
     free = generator(signs="free")
     assert free.stream_key(Xs, Y, "m", (2, 0)) != generator().stream_key(
         Xs, Y, "m", (2, 0))
     assert [b.rows for b in free(1, 0, 3)] != [b.rows for b in generator()(1, 0, 3)]
+    assert all(b.sign_anchors == [] for b in free(1, 0, 1))
+
+
+def test_no_sign_anchors_are_recorded_without_a_signed_column(uniform_backend):
+    # X's only number, age, is positive: the anchors decide nothing
+    assert all(b.sign_anchors == [] for b in _generator(uniform_backend)(1, 0, 2))
