@@ -25,7 +25,8 @@ space separated; any harness method is accepted):
   default rule, unless ``--quick``);
 - ``skteam (default, no QC)``: the same with ``qc=()``;
 - ``--levers``: one variant of ``skteam (default)`` per lever (``LEVERS``:
-  ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1, no
+  ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` 0 and 1 (and
+  -0.5, the default since the 20 + 100 runs, named for earlier CSVs), no
   diversity stage, ``diversity_threshold=0.15``, the label worker,
   classifier labels, temperature 0.5 and 1.1, 4 examples per prompt,
   residual-aware examples) and the team's baseline, one prompt writing
@@ -91,6 +92,7 @@ QC3 = ("sanity", "cost", "diversity")
 LEVERS = {
     "skteam (copies=drop)": (QC3, {"copies": "drop"}),
     "skteam (+curation)": (("sanity", "curation", "cost", "diversity"), {}),
+    "skteam (cost_c=0)": (QC3, {"cost_c": 0.0}),
     "skteam (cost_c=-0.5)": (QC3, {"cost_c": -0.5}),
     "skteam (cost_c=1)": (QC3, {"cost_c": 1.0}),
     "skteam (sanity+cost)": (("sanity", "cost"), {}),

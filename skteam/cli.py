@@ -203,9 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "counts with rows that passed the sanity stage "
                                "only, with a warning (fill, default), fail "
                                "(raise) or write fewer rows (warn)")
-    generate.add_argument("--cost-c", type=float, default=1.0, metavar="C",
+    generate.add_argument("--cost-c", type=float, default=None, metavar="C",
                           help="cost-duel threshold tau = mean + C*std of the "
-                               "null (default: 1.0)")
+                               "null (default: the sampler's, -0.5)")
     generate.add_argument("--diversity-threshold", type=float, default=0.3,
                           metavar="G",
                           help="required relative entropy gain (default: 0.3)")
@@ -477,7 +477,7 @@ def _make_sampler(args, X, y):
         constraints=read_constraints(args.constraints) if args.constraints else None,
         plan=plan,
         batch_size=args.batch_size,
-        cost_c=args.cost_c,
+        **({} if args.cost_c is None else {"cost_c": args.cost_c}),
         diversity_threshold=args.diversity_threshold,
         qc=parse_qc(args.qc),
         max_batches=args.max_batches,
