@@ -290,6 +290,17 @@ def test_constraints_and_descriptions_files(table, resampled, tmp_path):
     assert sampler.verbose == 0 and sampler.random_state == 0
 
 
+def test_cost_c_is_the_samplers_unless_given(table):
+    from skteam import TeamTrimSampler, cli
+
+    path, _ = table
+    base = ["resample", str(path), "--target", "y", "-o", "o.csv", *FAST]
+    for extra, expected in (([], TeamTrimSampler().cost_c), (["--cost-c", "2"], 2.0)):
+        args = cli.build_parser().parse_args(base + extra)
+        _, X, y = cli._read_table(args)
+        assert cli._make_sampler(args, X, y).cost_c == expected
+
+
 @pytest.mark.slow
 def test_resample_with_embedded_model(tmp_path):
     rng = np.random.default_rng(0)
