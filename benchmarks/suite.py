@@ -25,8 +25,8 @@ space separated; any harness method is accepted):
   default rule, unless ``--quick``);
 - ``skteam (default, no QC)``: the same with ``qc=()``;
 - ``--levers``: one variant of ``skteam (default)`` per lever (``LEVERS``:
-  ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` 0 and 1 (and
-  -0.5, the default since the 20 + 100 runs, named for earlier CSVs), no
+  ``copies="drop"``, the ``"curation"`` stage, ``cost_c`` -0.5 and 1 (and
+  0, the default, named for the CSVs of runs that compared it), no
   diversity stage, ``diversity_threshold=0.15``, the label worker,
   classifier labels, temperature 0.5 and 1.1, 4 examples per prompt,
   residual-aware examples) and the team's baseline, one prompt writing

@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(raise) or write fewer rows (warn)")
     generate.add_argument("--cost-c", type=float, default=None, metavar="C",
                           help="cost-duel threshold tau = mean + C*std of the "
-                               "null (default: the sampler's, -0.5)")
+                               "null (default: the sampler's, 0)")
     generate.add_argument("--diversity-threshold", type=float, default=0.3,
                           metavar="G",
                           help="required relative entropy gain (default: 0.3)")

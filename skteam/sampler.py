@@ -284,7 +284,7 @@ class TeamTrimSampler(BaseOverSampler):
         plan=None,
         batch_size=10,
         cost_beta=0.25,
-        cost_c=-0.5,
+        cost_c=0.0,
         diversity_threshold=0.3,
         copies="keep",
         curation_threshold=0.2,

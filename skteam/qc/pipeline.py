@@ -172,7 +172,7 @@ class TrimQC(BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, stages=STAGES, cost_beta=0.25, cost_c=-0.5,
+    def __init__(self, estimator=None, *, stages=STAGES, cost_beta=0.25, cost_c=0.0,
                  cost_null_draws=1000, diversity_threshold=0.3, copies="keep",
                  curation_threshold=0.2, constraints=None, schema=None,
                  random_state=None):

@@ -53,14 +53,13 @@ cost_beta : float in (0, 0.5), default=0.25
     ``β``: the cost duel keeps the rows whose cost lies in the window
     ``[F⁻¹(β), F⁻¹(β + 0.5)]``.""",
     "cost_c": """\
-cost_c : float, default=-0.5
+cost_c : float, default=0.0
     ``c`` in ``τ = mean + c·std`` of the null distribution of ``Δ``; a batch
     is accepted when ``Δ > τ``. The paper tunes it in [0, 3] by
     cross-validation (the null draws are cached, so a grid over ``cost_c``
-    refits nothing). The default -0.5 accepts a batch that teaches the
-    estimator at least about as much as real rows resampled: at 8 to 20
-    real minority rows it returns as good rows as 0 with fewer fills
-    (``docs/method.md``).""",
+    refits nothing). The default 0 accepts a batch that teaches the
+    estimator more than real rows resampled (``docs/method.md``, *The
+    default of c*).""",
     "cost_null_draws": """\
 cost_null_draws : int, default=1000
     Null draws for ``τ`` (paper: 1000). They are consumed sequentially
