@@ -1,9 +1,10 @@
 """Where do the generated minority rows sit, column by column?
 
 For suite tables (``suite.py``'s registry and training-set draws, one size),
-fits ``TeamTrimSampler`` the way the suite's "skteam (default)" does (with
-``--no-qc``: "skteam (default, no QC)"), and compares the generated rows of
-the minority class with the real rows of the table, per column:
+fits ``TeamTrimSampler`` with default parameters on the suite's quota (with
+``--no-qc``: ``qc=()``) and ``on_shortfall="warn"``, so that only rows the QC
+kept are returned (no filled rows), and compares the generated rows of the
+minority class with the real rows of the table, per column:
 
 - numeric columns: the generated mean's distance from the held-out minority
   mean in units of the column's standard deviation (``shift_sd``), the share
@@ -36,10 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _harness as H  # noqa: E402  (same folder)
@@ -80,13 +78,10 @@ def minority_probability(cell, minority, frames):
     each frame of ``frames``."""
     X = cell.X_train
     cats = H.categorical_columns(X)
-    nums = [c for c in X.columns if c not in cats]
-    prep = make_column_transformer(
-        (OneHotEncoder(handle_unknown="ignore"), cats), (StandardScaler(), nums))
-    model = make_pipeline(prep, LogisticRegression(max_iter=1000))
-    model.fit(X, np.asarray(cell.y_train) == minority)
-    return [float(model.predict_proba(f[X.columns])[:, 1].mean()) if len(f) else np.nan
-            for f in frames]
+    model = H._pipeline(LogisticRegression(max_iter=1000), X, cats)
+    model.fit(H._as_model_input(X, cats), np.asarray(cell.y_train) == minority)
+    return [float(model.predict_proba(H._as_model_input(f[X.columns], cats))[:, 1]
+                  .mean()) if len(f) else np.nan for f in frames]
 
 
 def run_cell(cell, minority, args):
@@ -96,7 +91,6 @@ def run_cell(cell, minority, args):
     y_train = np.asarray(cell.y_train)
     quota = H.balanced_quota(y_train, cell.n_add)
     options = dict(model=args.model, sampling_strategy=quota,
-                   estimator=LogisticRegression(max_iter=1000),
                    feature_descriptions=ctx.get("feature_descriptions"),
                    dataset_description=ctx.get("dataset_description"),
                    on_shortfall="warn", random_state=cell.seed, verbose=0)
