@@ -12,9 +12,21 @@ transformers instead packs a group's query heads into the query length
 :data:`MAX_PACKED_QUERY` tokens, repeating the (small) mask instead of the
 cache. Each query row meets the same keys, values and mask as before, so
 the attention's output is the same.
+
+Where the cache keeps a prefix once per group of rows
+(:func:`skteam.llm._kvcache.share_prefix`), the attention is computed in two
+parts on the CPU: every row of a group queries the group's prefix in one
+sequence (the prefix is read once per group, not once per row), each row
+queries its own positions, and the two results are merged by their
+log-sum-exp weights, which is the attention over the whole row up to
+rounding. :func:`attending` tells the attention which cache a forward pass
+uses.
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
 
 import torch
 from transformers import AttentionInterface
@@ -27,6 +39,122 @@ NAME = "skteam_sdpa"
 #: processing) keep transformers' path, where the repeated mask would grow
 #: with the square of the step.
 MAX_PACKED_QUERY = 64
+
+
+_ACTIVE = contextvars.ContextVar("skteam_attention_cache", default=None)
+
+
+class _Pass:
+    """The cache of one forward pass, and the masks its layers share."""
+
+    def __init__(self, cache):
+        self.cache = cache
+        self._masks = None
+
+    def prefix(self, module):
+        layers = getattr(self.cache, "layers", None)
+        index = getattr(module, "layer_idx", None)
+        if layers is None or index is None or index >= len(layers):
+            return None
+        return getattr(layers[index], "prefix", None)
+
+    def split_masks(self, mask, prefix, n_rep, dtype):
+        """Additive masks of the prefix part and of the rows' own part.
+
+        Every layer of a pass gets the same mask, and the prefix's layout is
+        the same in every layer, so they are made once per pass.
+        """
+        if self._masks is not None and self._masks[0] is mask:
+            return self._masks[1:]
+        length = prefix.length
+        if mask.dtype == torch.bool:
+            additive = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
+            additive.masked_fill_(~mask, float("-inf"))
+        else:
+            additive = mask.to(dtype)
+        # the rows of a group share their prefix and its padding: the group's
+        # first row stands for all, for every query position
+        first = prefix.layout.slots[:, 0]
+        head = additive[first, :, :1, :length].contiguous()
+        own = additive[..., length:]
+        if mask.shape[2] <= MAX_PACKED_QUERY:
+            own = own.repeat(1, 1, n_rep, 1)
+        self._masks = (mask, head, own)
+        return head, own
+
+
+@contextlib.contextmanager
+def attending(cache):
+    """Let the attention of the forward passes inside read ``cache``'s prefix."""
+    token = _ACTIVE.set(_Pass(cache))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _flash(query, key, value, mask, scaling):
+    """PyTorch's CPU attention kernel: the output and its log-sum-exp."""
+    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+        query, key, value, attn_mask=mask, scale=scaling)
+
+
+def two_part_forward(module, query, key, value, attention_mask, prefix, masks,
+                     scaling=None):
+    """Attention over a shared prefix and each row's own positions.
+
+    Parameters
+    ----------
+    module : attention layer
+        Its ``num_key_value_groups`` is read.
+    query : Tensor of shape (rows, heads, q_len, dim)
+    key, value : Tensor of shape (rows, kv_heads, own_len, dim)
+        Each row's positions after the prefix.
+    attention_mask : Tensor of shape (rows, 1, q_len, prefix_len + own_len)
+        Unused but for its shape; ``masks`` holds it split.
+    prefix : SharedPrefix
+        The groups' keys and values ``(groups, kv_heads, prefix_len, dim)``
+        and which group each row reads.
+    masks : (Tensor, Tensor)
+        From :meth:`_Pass.split_masks`: the groups' additive prefix mask
+        ``(groups, 1, 1, prefix_len)`` and the rows' own one.
+    scaling : float, optional
+
+    Returns
+    -------
+    output : Tensor of shape (rows, q_len, heads, dim)
+    weights : None
+    """
+    n_rep = getattr(module, "num_key_value_groups", 1)
+    rows, heads, q_len, dim = query.shape
+    kv_heads = heads // n_rep
+    width = n_rep * q_len  # packed query rows of one row
+    head_mask, own_mask = masks
+    packed = query.reshape(rows, kv_heads, width, dim)
+    layout = prefix.layout
+    groups, members = layout.slots.shape
+    # every member of a group in one query sequence against the group's prefix
+    grouped = (packed[layout.slots.reshape(-1)]
+               .reshape(groups, members, kv_heads, width, dim).transpose(1, 2)
+               .reshape(groups, kv_heads, members * width, dim))
+    out1, lse1 = _flash(grouped, prefix.keys, prefix.values, head_mask, scaling)
+    out1 = (out1.reshape(groups, kv_heads, members, width, dim).transpose(1, 2)
+            .reshape(groups * members, kv_heads, width, dim)[layout.back])
+    lse1 = (lse1.reshape(groups, kv_heads, members, width).transpose(1, 2)
+            .reshape(groups * members, kv_heads, width)[layout.back])
+    if q_len <= MAX_PACKED_QUERY:
+        out2, lse2 = _flash(packed, key, value, own_mask, scaling)
+    else:  # a long step (prompt processing): heads repeated, not packed
+        out2, lse2 = _flash(query, key.repeat_interleave(n_rep, dim=1),
+                            value.repeat_interleave(n_rep, dim=1), own_mask, scaling)
+        out2 = out2.reshape(rows, kv_heads, width, dim)
+        lse2 = lse2.reshape(rows, kv_heads, width)
+    top = torch.maximum(lse1, lse2)
+    w1 = torch.exp(lse1 - top).unsqueeze(-1)
+    w2 = torch.exp(lse2 - top).unsqueeze(-1)
+    out = (out1.float() * w1 + out2.float() * w2) / (w1 + w2)
+    out = out.to(query.dtype).reshape(rows, heads, q_len, dim)
+    return out.transpose(1, 2).contiguous(), None
 
 
 def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
@@ -45,6 +173,20 @@ def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
     weights : None
     """
     n_rep = getattr(module, "num_key_value_groups", 1)
+    active = _ACTIVE.get()
+    prefix = None if active is None else active.prefix(module)
+    if prefix is not None:
+        if (attention_mask is not None and query.device.type == "cpu" and not dropout
+                and key.shape[1] * n_rep == query.shape[1]
+                and not any(kwargs.get(k) is not None
+                            for k in ("position_bias", "softcap"))
+                and not kwargs.get("output_attentions")):
+            masks = active.split_masks(attention_mask, prefix, n_rep, query.dtype)
+            return two_part_forward(module, query, key, value, attention_mask,
+                                    prefix, masks, scaling=scaling)
+        head_k, head_v = prefix.per_row()  # any other case: the whole rows
+        key = torch.cat([head_k, key], dim=-2)
+        value = torch.cat([head_v, value], dim=-2)
     batch, heads, q_len, dim = query.shape
     if (n_rep == 1 or q_len == 1 or q_len > MAX_PACKED_QUERY
             or attention_mask is None or attention_mask.shape[1] != 1

@@ -387,6 +387,11 @@ class HFBackend:
         self.packed_attention = use_packed_attention(self.model)
         if self.device is None:
             self.device = str(self.input_device)
+        #: Whether prompts' shared prefixes stay in the cache once per group
+        #: (:func:`skteam.llm._kvcache.share_prefix`): on the CPU, where
+        #: attention's time is the reading of the cache.
+        self.share_prefixes = (self.packed_attention
+                               and self.input_device.type == "cpu")
         self._check_loaded_dtype()
         self.context_length = int(
             getattr(self.model.config, "max_position_embeddings", 2048)
@@ -615,14 +620,17 @@ class HFBackend:
 
     def _forward(self, input_ids, attention, position, cache):
         """Logits of the last position for every row, as float32."""
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=attention,
-            position_ids=position,
-            use_cache=True,
-            logits_to_keep=1,
-            **{self._cache_kwarg: cache},
-        )
+        from ._attention import attending
+
+        with attending(cache):
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=attention,
+                position_ids=position,
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_kwarg: cache},
+            )
         return out.logits[:, -1, :].float()
 
     def _prefill(self, ids, cache):
@@ -633,7 +641,9 @@ class HFBackend:
         call's prompts of one role share its description) run that part once
         per group (:func:`prefix_groups`) when that costs less than running it
         in every row; then each row's rest, left-padded. On the CPU every row
-        keeps at least one masked position (:data:`MASKED_LEAD`).
+        keeps at least one masked position (:data:`MASKED_LEAD`), and with
+        :attr:`share_prefixes` the cache keeps each group's prefix (or the
+        prefix of all) once, not copied to each of its rows.
 
         Returns
         -------
@@ -648,7 +658,14 @@ class HFBackend:
         """
         import torch
 
+        from ._attention import NAME
+        from ._kvcache import share_prefix
+
         dev = self.input_device
+        # the two-part attention is skteam's attention's: another one set on
+        # the model since (transformers' own) reads whole rows
+        share = (self.share_prefixes
+                 and getattr(self.model.config, "_attn_implementation", None) == NAME)
         n_rows = len(ids)
         shared = _common_prefix_length(ids) if n_rows > 1 else 0
         if shared < MIN_SHARED_PREFIX:
@@ -674,12 +691,21 @@ class HFBackend:
                 for i in rows:
                     row_group[i], starts[i] = k, end
             index = row_group.to(dev)
-            cache.batch_select_indices(index)
+            if share:
+                share_prefix(cache, index)
+            else:
+                cache.batch_select_indices(index)
             attention, next_pos = attention[index], next_pos[index]
             lead = 0
         else:
             starts = [shared] * n_rows
-            attention, next_pos = _repeat_rows(cache, attention, next_pos, n_rows)
+            if shared and share:
+                share_prefix(cache, torch.zeros(n_rows, dtype=torch.long, device=dev))
+                attention, next_pos = (attention.expand(n_rows, -1),
+                                       next_pos.expand(n_rows, -1))
+            else:
+                attention, next_pos = _repeat_rows(cache, attention, next_pos,
+                                                   n_rows)
         rests = [x[start:] for x, start in zip(ids, starts)]
         n_in += sum(len(x) for x in rests)
         logits, attention, next_pos = self._extend(rests, attention, next_pos, cache,

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from skteam.llm._kvcache import GrowingLayer, growing_cache
+from skteam.llm._kvcache import GroupLayout, GrowingLayer, growing_cache, share_prefix
 
 
 def _decode(model, cache, steps=6):
@@ -79,3 +79,57 @@ def test_growing_layer_grows_and_crops():
     layer.batch_select_indices(torch.tensor([1, 1, 0]))
     assert layer.keys.shape[0] == 3
     assert torch.equal(layer.keys[2], torch.cat([k, k + 100], dim=-2)[0])
+
+
+def test_group_layout_gathers_each_groups_rows():
+    row_group = torch.tensor([1, 0, 1, 2, 1, 0])
+    layout = GroupLayout(row_group)
+    assert layout.n_groups == 3
+    assert layout.slots.shape == (3, 3)
+    for g in range(3):
+        rows = (row_group == g).nonzero().ravel().tolist()
+        # a group's rows first, padded with its first row
+        assert layout.slots[g].tolist() == rows + [rows[0]] * (3 - len(rows))
+    flat = layout.slots.reshape(-1)
+    assert torch.equal(flat[layout.back], torch.arange(6))
+    # dropping every row of group 2: groups renumbered, the kept ones named
+    keep = torch.tensor([0, 1, 5])
+    smaller, kept = layout.select(keep)
+    assert kept.tolist() == [0, 1]
+    assert smaller.row_group.tolist() == [1, 0, 0]
+    assert layout.select(keep)[0] is smaller  # one index tensor: one layout
+    assert layout.select(torch.tensor([3, 0, 1]))[1] is None
+
+
+def test_shared_prefix_layer_holds_the_prefix_once():
+    g = torch.Generator().manual_seed(0)
+    cache = growing_cache()
+    cache.layers = [GrowingLayer(), GrowingLayer()]
+    prefix_k = torch.randn(2, 1, 4, 2, generator=g)  # two groups of 4 positions
+    for layer in cache.layers:
+        layer.update(prefix_k, -prefix_k)
+    row_group = torch.tensor([0, 1, 1, 0, 1])
+    share_prefix(cache, row_group)
+    layer = cache.layers[0]
+    assert layer.get_seq_length() == 4 and layer.length == 0
+    own = torch.randn(5, 1, 3, 2, generator=g)
+    layer.update(own, -own)
+    assert layer.get_seq_length() == 7
+    assert layer.prefix.keys.shape[0] == 2  # not copied per row
+    head_k, head_v = layer.prefix.per_row()
+    assert torch.equal(head_k, prefix_k[row_group])
+    assert torch.equal(head_v, -prefix_k[row_group])
+    # rows dropped: the rows' own part and the group of each follow
+    keep = torch.tensor([1, 2, 4])
+    layer.batch_select_indices(keep)
+    assert layer.prefix.keys.shape[0] == 1  # group 0 has no row left
+    assert torch.equal(layer.prefix.per_row()[0], prefix_k[[1, 1, 1]])
+    assert torch.equal(layer.keys, own[keep])
+    layer.crop(-1)
+    assert layer.get_seq_length() == 6
+    with pytest.raises(NotImplementedError):
+        layer.crop(-3)
+    with pytest.raises(NotImplementedError):
+        layer.batch_repeat_interleave(2)
+    layer.reset()
+    assert layer.prefix is None and layer.get_seq_length() == 0
