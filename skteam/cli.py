@@ -192,23 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
                           metavar="STAGES",
                           help="comma-separated QC stages out of sanity, cost, "
                                "diversity (default: all three), or 'none'")
-    generate.add_argument("--batch-size", type=int, default=10, metavar="N",
-                          help="rows per generated batch (default: 10)")
+    generate.add_argument("--batch-size", type=int, default=None, metavar="N",
+                          help="rows per generated batch (default: the "
+                               "sampler's, 10)")
     generate.add_argument("--max-batches", type=int, default=None, metavar="N",
                           help="batches generated per class at most (default: "
                                "derived from the quota)")
     generate.add_argument("--on-shortfall", choices=("fill", "raise", "warn"),
-                          default="fill",
+                          default=None,
                           help="when the QC accepts too few rows: complete the "
                                "counts with rows that passed the sanity stage "
-                               "only, with a warning (fill, default), fail "
-                               "(raise) or write fewer rows (warn)")
+                               "only, with a warning (fill, the sampler's "
+                               "default), fail (raise) or write fewer rows (warn)")
     generate.add_argument("--cost-c", type=float, default=None, metavar="C",
                           help="cost-duel threshold tau = mean + C*std of the "
                                "null (default: the sampler's, 0)")
-    generate.add_argument("--diversity-threshold", type=float, default=0.3,
+    generate.add_argument("--diversity-threshold", type=float, default=None,
                           metavar="G",
-                          help="required relative entropy gain (default: 0.3)")
+                          help="required relative entropy gain (default: the "
+                               "sampler's, 0.3)")
     generate.add_argument("--cache-dir", metavar="DIR",
                           help="on-disk cache of generated batches (reruns "
                                "with other QC settings are fast)")
@@ -462,6 +464,10 @@ def _read_table(args):
     return df, X, y
 
 
+#: Options whose default is the sampler's: given only when the user gives them.
+_SAMPLER_DEFAULTED = ("batch_size", "cost_c", "diversity_threshold", "on_shortfall")
+
+
 def _make_sampler(args, X, y):
     from .sampler import TeamTrimSampler
 
@@ -476,12 +482,11 @@ def _make_sampler(args, X, y):
         dataset_description=args.dataset_description,
         constraints=read_constraints(args.constraints) if args.constraints else None,
         plan=plan,
-        batch_size=args.batch_size,
-        **({} if args.cost_c is None else {"cost_c": args.cost_c}),
-        diversity_threshold=args.diversity_threshold,
+        # options left out keep the sampler's own defaults
+        **{name: getattr(args, name) for name in _SAMPLER_DEFAULTED
+           if getattr(args, name) is not None},
         qc=parse_qc(args.qc),
         max_batches=args.max_batches,
-        on_shortfall=args.on_shortfall,
         cache_dir=args.cache_dir,
         device=args.device,
         verbose=0 if args.quiet else 1,

@@ -290,15 +290,23 @@ def test_constraints_and_descriptions_files(table, resampled, tmp_path):
     assert sampler.verbose == 0 and sampler.random_state == 0
 
 
-def test_cost_c_is_the_samplers_unless_given(table):
+@pytest.mark.parametrize("option, param, value", [
+    ("--cost-c", "cost_c", 2.0),
+    ("--diversity-threshold", "diversity_threshold", 0.55),
+    ("--batch-size", "batch_size", 7),
+    ("--on-shortfall", "on_shortfall", "warn"),
+])
+def test_qc_options_are_the_samplers_unless_given(table, option, param, value):
     from skteam import TeamTrimSampler, cli
 
     path, _ = table
-    base = ["resample", str(path), "--target", "y", "-o", "o.csv", *FAST]
-    for extra, expected in (([], TeamTrimSampler().cost_c), (["--cost-c", "2"], 2.0)):
+    base = ["resample", str(path), "--target", "y", "-o", "o.csv", *COMMON]
+    default = TeamTrimSampler().get_params()[param]
+    assert default != value
+    for extra, expected in (([], default), ([option, str(value)], value)):
         args = cli.build_parser().parse_args(base + extra)
         _, X, y = cli._read_table(args)
-        assert cli._make_sampler(args, X, y).cost_c == expected
+        assert cli._make_sampler(args, X, y).get_params()[param] == expected
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -300,6 +301,12 @@ class HFBackend:
     build them there so that a process loads each model once.
     """
 
+    #: Whether prompts' shared prefixes stay in the cache once per group
+    #: (:func:`skteam.llm._kvcache.share_prefix`); set on loading: on the
+    #: CPU, with skteam's attention, where attention's time is the reading
+    #: of the cache.
+    share_prefixes = False
+
     def __init__(self, path, device="auto", dtype="auto", device_map=None,
                  max_memory=None, quantization=None):
         import torch
@@ -387,9 +394,6 @@ class HFBackend:
         self.packed_attention = use_packed_attention(self.model)
         if self.device is None:
             self.device = str(self.input_device)
-        #: Whether prompts' shared prefixes stay in the cache once per group
-        #: (:func:`skteam.llm._kvcache.share_prefix`): on the CPU, where
-        #: attention's time is the reading of the cache.
         self.share_prefixes = (self.packed_attention
                                and self.input_device.type == "cpu")
         self._check_loaded_dtype()
@@ -1037,10 +1041,13 @@ def prefix_groups(seqs, start: int, min_shared: int = MIN_SHARED_PREFIX) -> list
     The sequences are sorted; neighbours whose common prefix reaches at least
     ``min_shared`` tokens beyond ``start`` form a group, whose prefix is the
     longest one all its members share (each keeps at least one token of its
-    own). A sequence in no group is a group of its own with one token. The
-    groups are returned only when running each group's prefix once and then
-    every row's rest costs fewer row-tokens (padding included) than running
-    every row from ``start``.
+    own). A group whose members share longer prefixes among themselves (the
+    prompts of one role, within the prompts of roles with the same parents)
+    is split the same way, one level deeper, wherever that costs fewer
+    row-tokens. A sequence in no group is a group of its own with one token.
+    The groups are returned only when running each group's prefix once and
+    then every row's rest costs fewer row-tokens (padding included) than
+    running every row from ``start``.
 
     Parameters
     ----------
@@ -1062,30 +1069,44 @@ def prefix_groups(seqs, start: int, min_shared: int = MIN_SHARED_PREFIX) -> list
     if n < 3 or min(len(x) for x in seqs) < start + 2:
         return []
     order = sorted(range(n), key=lambda i: seqs[i])
-    common = [_common_prefix_length([seqs[a], seqs[b]])
-              for a, b in zip(order, order[1:])]
-    runs, current = [], [order[0]]
-    for k, i in enumerate(order[1:]):
-        if common[k] >= start + min_shared:
-            current.append(i)
-        else:
-            runs.append(current)
-            current = [i]
-    runs.append(current)
-    groups = []
-    for rows in runs:
-        if len(rows) > 1:
-            end = _common_prefix_length([seqs[i] for i in rows])
-        else:
-            end = start + 1
-        groups.append((sorted(rows), end))
-    if all(len(rows) == 1 for rows, _ in groups):
-        return []
-    ends = {i: end for rows, end in groups for i in rows}
+
+    def runs(rows, level):
+        """``rows`` (sorted) cut where neighbours share < ``level`` tokens."""
+        out, current = [], [rows[0]]
+        for a, b in zip(rows, rows[1:]):
+            if _common_prefix_length([seqs[a], seqs[b]]) >= level:
+                current.append(b)
+            else:
+                out.append(current)
+                current = [b]
+        out.append(current)
+        return [(r, _common_prefix_length([seqs[i] for i in r]) if len(r) > 1
+                 else start + 1) for r in out]
+
+    def cost(groups):
+        if all(len(rows) == 1 for rows, _ in groups):
+            return math.inf
+        ends = {i: end for rows, end in groups for i in rows}
+        return (len(groups) * max(end - start for _, end in groups)
+                + n * max(len(seqs[i]) - ends[i] for i in range(n)))
+
+    groups = runs(order, start + min_shared)
+    best = cost(groups)
+    split = True
+    while split:  # one level deeper wherever that costs less
+        split = False
+        for k, (rows, end) in enumerate(groups):
+            if len(rows) < 2:
+                continue
+            parts = runs(rows, end + min_shared)
+            if len(parts) == 1:
+                continue
+            trial = groups[:k] + parts + groups[k + 1:]
+            if cost(trial) < best:
+                groups, best, split = trial, cost(trial), True
+                break
     flat = n * max(len(x) - start for x in seqs)
-    grouped = (len(groups) * max(end - start for _, end in groups)
-               + n * max(len(seqs[i]) - ends[i] for i in range(n)))
-    return sorted(groups) if grouped < flat else []
+    return sorted((sorted(rows), end) for rows, end in groups) if best < flat else []
 
 
 def _common_prefix_length(seqs) -> int:
