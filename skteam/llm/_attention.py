@@ -77,10 +77,14 @@ class _Pass:
         first = prefix.layout.slots[:, 0]
         head = additive[first, :, :1, :length].contiguous()
         own = additive[..., length:]
+        # a padding query position before a row's first own token sees the
+        # prefix only; the kernel gives such a row a log-sum-exp of 0.
+        # (rows, 1, n_rep * q_len): the packed query rows' order
+        blind = torch.isneginf(own).all(dim=-1).repeat(1, 1, n_rep)
         if mask.shape[2] <= MAX_PACKED_QUERY:
             own = own.repeat(1, 1, n_rep, 1)
-        self._masks = (mask, head, own)
-        return head, own
+        self._masks = (mask, head, own, blind if bool(blind.any()) else None)
+        return self._masks[1:]
 
 
 @contextlib.contextmanager
@@ -115,9 +119,10 @@ def two_part_forward(module, query, key, value, attention_mask, prefix, masks,
     prefix : SharedPrefix
         The groups' keys and values ``(groups, kv_heads, prefix_len, dim)``
         and which group each row reads.
-    masks : (Tensor, Tensor)
+    masks : (Tensor, Tensor, Tensor or None)
         From :meth:`_Pass.split_masks`: the groups' additive prefix mask
-        ``(groups, 1, 1, prefix_len)`` and the rows' own one.
+        ``(groups, 1, 1, prefix_len)``, the rows' own one, and where a query
+        sees none of its row's own positions (``None``: nowhere).
     scaling : float, optional
 
     Returns
@@ -129,7 +134,7 @@ def two_part_forward(module, query, key, value, attention_mask, prefix, masks,
     rows, heads, q_len, dim = query.shape
     kv_heads = heads // n_rep
     width = n_rep * q_len  # packed query rows of one row
-    head_mask, own_mask = masks
+    head_mask, own_mask, blind = masks
     packed = query.reshape(rows, kv_heads, width, dim)
     layout = prefix.layout
     groups, members = layout.slots.shape
@@ -149,6 +154,8 @@ def two_part_forward(module, query, key, value, attention_mask, prefix, masks,
                             value.repeat_interleave(n_rep, dim=1), own_mask, scaling)
         out2 = out2.reshape(rows, kv_heads, width, dim)
         lse2 = lse2.reshape(rows, kv_heads, width)
+    if blind is not None:  # (rows, 1, width): the same for every head
+        lse2 = lse2.masked_fill(blind, float("-inf"))
     top = torch.maximum(lse1, lse2)
     w1 = torch.exp(lse1 - top).unsqueeze(-1)
     w2 = torch.exp(lse2 - top).unsqueeze(-1)
