@@ -179,6 +179,23 @@ def test_prefix_groups_run_a_shared_prefix_once_where_it_pays():
     assert prefix_groups(seqs[:2], start=len(head)) == []
 
 
+def test_prefix_groups_split_a_group_one_level_deeper_where_it_pays():
+    from skteam.llm.hf import prefix_groups
+
+    head = list(range(100, 120))
+    parents = list(range(400, 460))  # shared by the roles of one level
+    role_a, role_b = list(range(200, 260)), list(range(300, 360))
+    seqs = ([head + parents + role_a + [i] * 30 for i in range(4)]
+            + [head + parents + role_b + [i] * 30 for i in range(4)])
+    groups = prefix_groups(seqs, start=len(head))
+    assert [(rows, end) for rows, end in groups] == [
+        ([0, 1, 2, 3], len(head) + 120), ([4, 5, 6, 7], len(head) + 120)]
+    # roles whose own descriptions are too short to share: one group
+    tiny = ([head + parents + [1] + [i] * 30 for i in range(4)]
+            + [head + parents + [2] + [i] * 30 for i in range(4)])
+    assert prefix_groups(tiny, start=len(head)) == [(list(range(8)), len(head) + 60)]
+
+
 @pytest.mark.model
 def test_prompts_of_one_role_share_their_prefix_pass(float32_backend, monkeypatch):
     from skteam.llm import hf
