@@ -103,8 +103,7 @@ def _flash(query, key, value, mask, scaling):
         query, key, value, attn_mask=mask, scale=scaling)
 
 
-def two_part_forward(module, query, key, value, attention_mask, prefix, masks,
-                     scaling=None):
+def two_part_forward(module, query, key, value, prefix, masks, scaling=None):
     """Attention over a shared prefix and each row's own positions.
 
     Parameters
@@ -114,15 +113,14 @@ def two_part_forward(module, query, key, value, attention_mask, prefix, masks,
     query : Tensor of shape (rows, heads, q_len, dim)
     key, value : Tensor of shape (rows, kv_heads, own_len, dim)
         Each row's positions after the prefix.
-    attention_mask : Tensor of shape (rows, 1, q_len, prefix_len + own_len)
-        Unused but for its shape; ``masks`` holds it split.
     prefix : SharedPrefix
         The groups' keys and values ``(groups, kv_heads, prefix_len, dim)``
         and which group each row reads.
     masks : (Tensor, Tensor, Tensor or None)
-        From :meth:`_Pass.split_masks`: the groups' additive prefix mask
-        ``(groups, 1, 1, prefix_len)``, the rows' own one, and where a query
-        sees none of its row's own positions (``None``: nowhere).
+        The attention mask split by :meth:`_Pass.split_masks`: the groups'
+        additive prefix mask ``(groups, 1, 1, prefix_len)``, the rows' own
+        one, and where a query sees none of its row's own positions
+        (``None``: nowhere).
     scaling : float, optional
 
     Returns
@@ -189,8 +187,8 @@ def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
                             for k in ("position_bias", "softcap"))
                 and not kwargs.get("output_attentions")):
             masks = active.split_masks(attention_mask, prefix, n_rep, query.dtype)
-            return two_part_forward(module, query, key, value, attention_mask,
-                                    prefix, masks, scaling=scaling)
+            return two_part_forward(module, query, key, value, prefix, masks,
+                                    scaling=scaling)
         head_k, head_v = prefix.per_row()  # any other case: the whole rows
         key = torch.cat([head_k, key], dim=-2)
         value = torch.cat([head_v, value], dim=-2)

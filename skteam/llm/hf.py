@@ -663,7 +663,6 @@ class HFBackend:
         import torch
 
         from ._attention import NAME
-        from ._kvcache import share_prefix
 
         dev = self.input_device
         # the two-part attention is skteam's attention's: another one set on
@@ -683,33 +682,24 @@ class HFBackend:
         groups = prefix_groups(ids, shared)
         n_in = shared
         lead = self._masked_lead
+        row_group = torch.zeros(n_rows, dtype=torch.long, device=dev)
         if groups:
             parts = [ids[g[0]][shared:end] for g, end in groups]
-            attention, next_pos = _repeat_rows(cache, attention, next_pos, len(groups))
+            attention, next_pos = _spread_rows(
+                cache, attention, next_pos,
+                torch.zeros(len(groups), dtype=torch.long, device=dev), share=False)
             _, attention, next_pos = self._extend(parts, attention, next_pos, cache,
                                                   lead)
             n_in += sum(len(x) for x in parts)
-            row_group = torch.empty(n_rows, dtype=torch.long)
             starts = [0] * n_rows
             for k, (rows, end) in enumerate(groups):
                 for i in rows:
                     row_group[i], starts[i] = k, end
-            index = row_group.to(dev)
-            if share:
-                share_prefix(cache, index)
-            else:
-                cache.batch_select_indices(index)
-            attention, next_pos = attention[index], next_pos[index]
             lead = 0
         else:
             starts = [shared] * n_rows
-            if shared and share:
-                share_prefix(cache, torch.zeros(n_rows, dtype=torch.long, device=dev))
-                attention, next_pos = (attention.expand(n_rows, -1),
-                                       next_pos.expand(n_rows, -1))
-            else:
-                attention, next_pos = _repeat_rows(cache, attention, next_pos,
-                                                   n_rows)
+        attention, next_pos = _spread_rows(cache, attention, next_pos, row_group,
+                                           share)
         rests = [x[start:] for x, start in zip(ids, starts)]
         n_in += sum(len(x) for x in rests)
         logits, attention, next_pos = self._extend(rests, attention, next_pos, cache,
@@ -996,11 +986,21 @@ def step_width(lengths, overhead: float) -> int:
     return max(1, best)
 
 
-def _repeat_rows(cache, attention, next_pos, n):
-    """The one-row state of a shared prefix, copied to ``n`` rows."""
+def _spread_rows(cache, attention, next_pos, row_group, share: bool):
+    """The state of each cache row (a prompt group's prefix) for each of its rows.
+
+    Row ``i`` of the result continues cache row ``row_group[i]``. With
+    ``share`` the cache keeps every group's prefix once
+    (:func:`skteam.llm._kvcache.share_prefix`), else copies it into each row.
+    """
     if attention.shape[1]:  # the prefix is in the cache
-        cache.batch_repeat_interleave(n)
-    return attention.expand(n, -1), next_pos.expand(n, -1)
+        if share:
+            from ._kvcache import share_prefix
+
+            share_prefix(cache, row_group)
+        else:
+            cache.batch_select_indices(row_group)
+    return attention[row_group], next_pos[row_group]
 
 
 def sample_tokens(probs, generators) -> list:
@@ -1102,8 +1102,9 @@ def prefix_groups(seqs, start: int, min_shared: int = MIN_SHARED_PREFIX) -> list
             if len(parts) == 1:
                 continue
             trial = groups[:k] + parts + groups[k + 1:]
-            if cost(trial) < best:
-                groups, best, split = trial, cost(trial), True
+            trial_cost = cost(trial)
+            if trial_cost < best:
+                groups, best, split = trial, trial_cost, True
                 break
     flat = n * max(len(x) - start for x in seqs)
     return sorted((sorted(rows), end) for rows, end in groups) if best < flat else []
