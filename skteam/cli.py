@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import logging
 import math
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error")
 
+    defaults = _sampler_defaults()
     generate = _Parser(add_help=False)
     generate.add_argument(
         "--sampling-strategy", "-s", default="auto", metavar="STRATEGY",
@@ -194,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "diversity (default: all three), or 'none'")
     generate.add_argument("--batch-size", type=int, default=None, metavar="N",
                           help="rows per generated batch (default: the "
-                               "sampler's, 10)")
+                               f"sampler's, {defaults['batch_size']})")
     generate.add_argument("--max-batches", type=int, default=None, metavar="N",
                           help="batches generated per class at most (default: "
                                "derived from the quota)")
@@ -202,15 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
                           default=None,
                           help="when the QC accepts too few rows: complete the "
                                "counts with rows that passed the sanity stage "
-                               "only, with a warning (fill, the sampler's "
-                               "default), fail (raise) or write fewer rows (warn)")
+                               "only, with a warning (fill), fail (raise) or "
+                               "write fewer rows (warn) (default: the "
+                               f"sampler's, {defaults['on_shortfall']})")
     generate.add_argument("--cost-c", type=float, default=None, metavar="C",
                           help="cost-duel threshold tau = mean + C*std of the "
-                               "null (default: the sampler's, 0)")
+                               "null (default: the sampler's, "
+                               f"{defaults['cost_c']})")
     generate.add_argument("--diversity-threshold", type=float, default=None,
                           metavar="G",
                           help="required relative entropy gain (default: the "
-                               "sampler's, 0.3)")
+                               f"sampler's, {defaults['diversity_threshold']})")
     generate.add_argument("--cache-dir", metavar="DIR",
                           help="on-disk cache of generated batches (reruns "
                                "with other QC settings are fast)")
@@ -466,6 +470,14 @@ def _read_table(args):
 
 #: Options whose default is the sampler's: given only when the user gives them.
 _SAMPLER_DEFAULTED = ("batch_size", "cost_c", "diversity_threshold", "on_shortfall")
+
+
+def _sampler_defaults() -> dict:
+    """The sampler's defaults of :data:`_SAMPLER_DEFAULTED`, for the help texts."""
+    from .sampler import TeamTrimSampler
+
+    params = inspect.signature(TeamTrimSampler).parameters
+    return {name: params[name].default for name in _SAMPLER_DEFAULTED}
 
 
 def _make_sampler(args, X, y):

@@ -309,6 +309,22 @@ def test_qc_options_are_the_samplers_unless_given(table, option, param, value):
         assert cli._make_sampler(args, X, y).get_params()[param] == expected
 
 
+def test_help_names_the_samplers_defaults(monkeypatch):
+    from skteam import TeamTrimSampler, cli
+
+    sub = cli.build_parser()._subparsers._group_actions[0].choices["resample"]
+    help_text = " ".join(sub.format_help().split())
+    params = TeamTrimSampler().get_params()
+    for param in cli._SAMPLER_DEFAULTED:
+        assert f"sampler's, {params[param]})" in help_text, param
+    # the help reads the defaults, it does not repeat them
+    monkeypatch.setattr(cli, "_sampler_defaults", lambda: {
+        "batch_size": 99, "cost_c": 9.5, "diversity_threshold": 0.9,
+        "on_shortfall": "warn"})
+    sub = cli.build_parser()._subparsers._group_actions[0].choices["resample"]
+    assert "sampler's, 99)" in " ".join(sub.format_help().split())
+
+
 @pytest.mark.slow
 def test_resample_with_embedded_model(tmp_path):
     rng = np.random.default_rng(0)
