@@ -13,6 +13,7 @@ import logging
 import numbers
 import os
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -170,7 +171,9 @@ class TeamTrimSampler(BaseOverSampler):
         labels them, and a row put in another class counts for that class.
         ``"auto"``: ``"target"`` for the embedded model, which labels
         held-out real rows at about chance level
-        (``benchmarks/label_worker.py``), ``"worker"`` for any other model.
+        (``benchmarks/label_worker.py``), ``"worker"`` for any other model,
+        unless the label worker's prompt (every column) does not fit the
+        model's context: then ``"target"``, with a warning.
     cache_dir : path-like, default=None
         Directory of an on-disk raw-batch cache (an in-process cache is
         always used).
@@ -505,7 +508,16 @@ class TeamTrimSampler(BaseOverSampler):
             backend, self.schema_, plan, pool, list(quotas),
             n_examples=self.n_examples, n_label_examples=n_label,
             rows_per_prompt=min(self._generation_tuning.rows_per_prompt,
-                                self.batch_size))
+                                self.batch_size),
+            label_optional=self.labeling == "auto")
+        if fit.label_overflow is not None:  # "auto": the rows keep their class
+            warnings.warn(
+                "labeling='auto' chose the label worker, but its prompt does not "
+                "fit the model's context; the generated rows keep the class they "
+                "were written for (labeling='target'). Pass labeling='target' or "
+                f"'classifier' to choose. {fit.label_overflow}",
+                UserWarning, stacklevel=5)
+            labeling, n_label = "target", 0
         if (fit.n_examples, fit.n_label_examples) != (self.n_examples, n_label):
             fit.warn(self.n_examples, n_label, stacklevel=5)
         log_bindings(plan, constraints, self.schema_)

@@ -16,7 +16,10 @@ of a fit; :func:`fit_examples` finds out before any generation, from the
 worst case of every prompt the fit will build: it lowers the number of
 example rows per prompt when that is enough (the caller warns), and raises a
 ``ValueError`` that names the token counts and what to shorten when even one
-example row does not fit. Prompts are never truncated.
+example row does not fit. Prompts are never truncated. The label worker is
+the one prompt a fit can do without: with ``label_optional`` (the sampler's
+``labeling="auto"``) a label prompt that does not fit is reported in
+:attr:`ContextFit.label_overflow` instead, and the rows keep their class.
 """
 
 from __future__ import annotations
@@ -57,12 +60,17 @@ class ContextFit:
     longest_prompt : int
         An upper bound of the tokens of the longest prompt plus its answer
         budget, with the returned numbers of examples (0 when unchecked).
+    label_overflow : str or None
+        Why the label worker's prompt does not fit even with one example row,
+        when :func:`fit_examples` was told the label worker is optional
+        (``n_label_examples`` is then 0: no label worker prompt); else None.
     """
 
     n_examples: int
     n_label_examples: int
     context_length: int | None
     longest_prompt: int
+    label_overflow: str | None = None
 
     def warn(self, n_examples: int, n_label_examples: int, stacklevel: int = 2):
         """Warn that prompts show fewer examples than asked (the wanted numbers)."""
@@ -150,7 +158,10 @@ def _fit_one(what, base, lines, budget, wanted, context, schema, count, backend)
             "lists all its categories), or use a model with a longer context."
             + (" A worker sees its own role's columns: split the role into "
                "smaller ones (plan=None or plan='data' splits a wide table into "
-               "roles)." if what.startswith("worker") else "")
+               "roles)." if what.startswith("worker") else
+               " The label worker sees every column: labeling='target' (rows "
+               "keep the class they were written for) or labeling='classifier' "
+               "(the estimator labels them) sends no label worker prompt.")
         )
     return k, base + _top_sum(costs, k) + budget
 
@@ -158,8 +169,8 @@ def _fit_one(what, base, lines, budget, wanted, context, schema, count, backend)
 def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets,
                  *, n_examples: int, n_label_examples: int,
                  rows_per_prompt: int,
-                 max_upstream_features: int | None = MAX_UPSTREAM_FEATURES
-                 ) -> ContextFit:
+                 max_upstream_features: int | None = MAX_UPSTREAM_FEATURES,
+                 label_optional: bool = False) -> ContextFit:
     """Numbers of example rows per prompt that keep every prompt in context.
 
     Parameters
@@ -184,6 +195,11 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
         The most columns of ancestor roles a worker prompt shows
         (:func:`~skteam.team.workers.shown_upstream`), as the workers are
         given it.
+    label_optional : bool, default=False
+        Whether the fit can go on without a label worker (``labeling="auto"``
+        resolved to the worker): a label prompt that does not fit then gives
+        ``n_label_examples=0`` and the reason in ``label_overflow`` instead of
+        the ``ValueError``.
 
     Returns
     -------
@@ -192,8 +208,9 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
     Raises
     ------
     ValueError
-        When a prompt does not fit even with one example row; the message
-        gives the token counts and the longest feature lines.
+        When a prompt does not fit even with one example row (the label
+        worker's: unless ``label_optional``); the message gives the token
+        counts and the longest feature lines.
     """
     context = _context_length(backend)
     if context is None or not hasattr(backend, "count_tokens"):
@@ -241,8 +258,13 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
     row_tokens = max_tokens_for(list(schema.features), count)
     budget = rows_per_prompt * (row_tokens + arrow + max(count(o) for o in options) + 2)
     wanted = examples_for_width(n_label_examples, len(names), LABEL_EXAMPLE_CELLS)
-    k_label, total = _fit_one("label worker prompt", base, lines, budget,
-                              wanted, context, schema, count, backend)
+    try:
+        k_label, total = _fit_one("label worker prompt", base, lines, budget,
+                                  wanted, context, schema, count, backend)
+    except ValueError as exc:
+        if not label_optional:
+            raise
+        return ContextFit(k_work, 0, context, longest, label_overflow=str(exc))
     if k_label >= wanted:  # the width bound, not the context, limits the examples
         k_label = n_label_examples
     longest = max(longest, total)

@@ -246,3 +246,52 @@ def test_a_wide_role_is_refused_with_a_hint_to_split_it(uniform_backend):
     with pytest.raises(ValueError, match=r"worker prompt of role 'Lab'.*split the "
                                          r"role into smaller ones"):
         fit(uniform_backend, schema, plan, pool, n_label=0)
+
+
+def _label_prompt_too_long(uniform_backend, n_features=40):
+    """A wide table, its data plan, and a context its workers fit but its
+    label worker (every column) does not."""
+    from skteam.team.data_plan import data_plan
+
+    X, y, desc = wide_frame(n_features=n_features)
+    schema = Schema.infer(X, y, descriptions=desc)
+    plan = data_plan(schema, X, np.asarray(y))
+    pool = ExamplePool(schema, X, np.asarray(y))
+    workers = fit(uniform_backend, schema, plan, pool, n_label=0)
+    backend = ShortContext(uniform_backend, workers.longest_prompt + MARGIN + 50)
+    return X, y, desc, plan, schema, pool, backend
+
+
+def test_a_label_prompt_that_does_not_fit_is_dropped_only_when_optional(
+        uniform_backend):
+    X, y, desc, plan, schema, pool, backend = _label_prompt_too_long(uniform_backend)
+    with pytest.raises(ValueError, match=r"label worker prompt needs about.*"
+                                         r"labeling='target'.*labeling='classifier'"):
+        fit(backend, schema, plan, pool)
+    got = fit_examples(backend, schema, plan, pool, list(schema.classes),
+                       n_examples=8, n_label_examples=8, rows_per_prompt=5,
+                       label_optional=True)
+    assert (got.n_examples, got.n_label_examples) == (8, 0)
+    assert "label worker prompt needs about" in got.label_overflow
+    # a label prompt that fits is kept, optional or not
+    roomy = fit_examples(uniform_backend, schema, plan, pool, list(schema.classes),
+                         n_examples=8, n_label_examples=8, rows_per_prompt=5,
+                         label_optional=True)
+    assert (roomy.n_label_examples, roomy.label_overflow) == (8, None)
+
+
+def test_auto_labeling_keeps_the_class_when_the_label_prompt_does_not_fit(
+        uniform_backend):
+    X, y, desc, plan, _, _, backend = _label_prompt_too_long(uniform_backend)
+    common = dict(model=backend, feature_descriptions=desc, plan=plan.to_dict(),
+                  sampling_strategy={1: 12}, batch_size=2, max_batches=2,
+                  on_shortfall="warn", **FAST)
+    with pytest.warns(UserWarning, match=r"labeling='auto' chose the label worker"
+                                         r".*labeling='target'"):
+        sampler = TeamTrimSampler(**common)
+        Xr, yr = sampler.fit_resample(X, y)
+    assert sampler.generation_stats_["labeling"] == "target"
+    assert (yr == 1).sum() == 12  # the rows keep the class they were written for
+    assert backend.prompts  # generated, every prompt within the context
+    with pytest.raises(ValueError, match="label worker prompt needs about"):
+        TeamTrimSampler(labeling="worker", **common).fit_resample(X, y)
