@@ -60,7 +60,10 @@ run (seeds FIRST..FIRST+N-1), reported together with the earlier run's rows
 of the same tables and methods.
 ``--from-csv A.csv B.csv --name <name>``: no runs; the report of earlier
 runs' rows together, where a later file's rows of a (table, size, method)
-replace an earlier file's (e.g. a table rerun after a fix).
+replace an earlier file's (e.g. a table rerun after a fix). ``--rename
+"skteam (cost_c=0)=skteam (default)"``: in a file that holds the first
+method, its rows replace that file's rows of the second (a run made when
+the default was another value).
 """
 
 from __future__ import annotations
@@ -234,6 +237,9 @@ def parser():
                    help="run nothing: report these runs' rows together (of --tables "
                         "and --methods when given); a later file's rows of a "
                         "(table, size, method) replace an earlier file's")
+    p.add_argument("--rename", nargs="+", default=(), metavar="OLD=NEW",
+                   help="with --from-csv: in a file holding method OLD, its rows "
+                        "are reported as NEW, replacing that file's rows of NEW")
     return p
 
 
@@ -466,18 +472,36 @@ def plots(df, cfg, name):
                     group_col="dataset", ylabel="minority AUC (%)")
 
 
-def combine(paths, tables, methods=None) -> pd.DataFrame:
+def renamed(d: pd.DataFrame, renames) -> pd.DataFrame:
+    """``d`` with each ``(old, new)`` method's rows taking the place of ``new``'s."""
+    for old, new in renames:
+        if (d["method"] == old).any():
+            d = d[d["method"] != new].replace({"method": {old: new}})
+    return d
+
+
+def parse_renames(items) -> list:
+    """``["OLD=NEW", ...]`` as pairs (``--rename``)."""
+    pairs = [item.rsplit("=", 1) for item in items]
+    bad = [item for item, pair in zip(items, pairs) if len(pair) != 2 or not all(pair)]
+    if bad:
+        raise SystemExit(f"--rename wants OLD=NEW, got {bad}")
+    return [tuple(pair) for pair in pairs]
+
+
+def combine(paths, tables, methods=None, renames=()) -> pd.DataFrame:
     """The rows of several runs' CSVs (``--from-csv``), later files first.
 
     A later file's rows of a (table, size, method) replace every earlier
     file's rows of it; rows of other tables (or methods, when ``methods`` is
-    given) are left out. ``attrs["sources"]`` lists, per file, the (table,
-    size, method) groups taken from it.
+    given) are left out. ``renames`` (pairs ``(old, new)``) apply within each
+    file first (:func:`renamed`). ``attrs["sources"]`` lists, per file, the
+    (table, size, method) groups taken from it.
     """
     key = ["dataset", "setting", "method"]
     kept, sources = [], []
     for path in reversed(list(paths)):
-        d = pd.read_csv(path)
+        d = renamed(pd.read_csv(path), renames)
         d = d[d["dataset"].isin(tables)]
         if methods:
             d = d[d["method"].isin(methods)]
@@ -503,7 +527,10 @@ def combined_header(df, args) -> str:
              "its command, hardware and time): "
              + "; ".join(f"`{p}` ({', '.join(t)})" for p, t in df.attrs["sources"])
              + ". Seeds per table: "
-             + ", ".join(f"{k} {n}" for k, n in seeds.items()) + ".",
+             + ", ".join(f"{k} {n}" for k, n in seeds.items()) + "."
+             + "".join(f" Where a file holds `{old}`, its rows are reported as "
+                       f"`{new}` (that file's `{new}` rows left out)."
+                       for old, new in parse_renames(args.rename)),
              f"Training sets: minority rows + {args.ratio}× as many other rows; "
              f"test: the rest, at most {args.test_rows} rows, stratified.",
              values_line(args)]
@@ -539,7 +566,8 @@ def main(argv=None):
     args, cfg, cells, skipped, tables, name = build(argv)
     if args.from_csv:
         df = combine(args.from_csv, tables,
-                     cfg.methods if args.methods_given else None)
+                     cfg.methods if args.methods_given else None,
+                     parse_renames(args.rename))
         tables = [t for t in tables if t in set(df["dataset"])]
         cfg.seeds = sorted(df["seed"].astype(int).unique())
         cfg.out.mkdir(parents=True, exist_ok=True)
