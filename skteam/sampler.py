@@ -47,6 +47,7 @@ from .utils._validation import (
     check_device,
     check_labels,
     check_not_bool,
+    label_name,
     target_name,
     warn_identifier_columns,
 )
@@ -413,7 +414,8 @@ class TeamTrimSampler(BaseOverSampler):
         self.schema_ = training_schema(
             X_df, y, feature_descriptions=self.feature_descriptions,
             dataset_description=self.dataset_description,
-            target=getattr(self, "_target_name", None))
+            target=label_name(getattr(self, "_target_name", None), X_df.columns,
+                              stacklevel=7))
         # parsed now, so that a bad constraint fails before any generation
         constraints = ConstraintSet(self.constraints, self.schema_)
         seed = resolve_seed(self.random_state, bits=62)

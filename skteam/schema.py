@@ -23,6 +23,8 @@ import pandas as pd
 __all__ = ["FeatureSpec", "Schema", "format_value", "parse_value"]
 
 KINDS = ("numeric", "categorical")
+#: What prompts call an unnamed label (as imbalanced-learn names it).
+DEFAULT_TARGET = "class"
 MAX_DECIMALS = 4
 #: The most decimals a number cell may have: llguidance's JSON schema refuses
 #: a ``multipleOf`` finer than 1e-10.
@@ -497,7 +499,7 @@ class Schema:
 
     features: tuple
     classes: tuple = ()
-    target: str = "class"
+    target: str = DEFAULT_TARGET
     target_description: str | None = None
     dataset_description: str | None = None
 
@@ -583,7 +585,7 @@ class Schema:
             name = getattr(y, "name", None)
             # an unnamed label reads as "class" in prompts (as imbalanced-learn
             # names it), so an array and a Series named "class" give one prompt
-            target = "class" if name is None else str(name)
+            target = DEFAULT_TARGET if name is None else str(name)
         return cls(tuple(features), classes, target, target_description,
                    dataset_description)
 
@@ -641,7 +643,7 @@ class Schema:
             f["categories"] = tuple(_decode(c) for c in f.get("categories", ()))
             features.append(FeatureSpec(**f))
         return cls(tuple(features), tuple(_decode(c) for c in d.get("classes", ())),
-                   d.get("target", "class"), d.get("target_description"),
+                   d.get("target", DEFAULT_TARGET), d.get("target_description"),
                    d.get("dataset_description"))
 
     def check_frame(self, X) -> dict:

@@ -579,3 +579,26 @@ def test_a_column_that_identifies_rows_is_warned_about():
         small = X.iloc[:9].copy(), y.iloc[:9]
         TeamTrimSampler(**FAST).fit_resample(*small)
         TeamTrimSampler(**{**FAST, "sampling_strategy": {1: 6}}).fit_resample(X, y)
+
+
+def test_a_column_named_like_the_label_is_warned_about_and_kept_apart():
+    X, y = frame()
+    X["sick"] = y.to_numpy()  # the label left in X
+    X0 = _snapshot(X)
+    sampler = TeamTrimSampler(**FAST)
+    with pytest.warns(UserWarning, match=r"X has a column 'sick', the name of y.*"
+                                         r"X\.drop\(columns='sick'\)") as rec:
+        Xr, yr = sampler.fit_resample(X, y)
+    assert rec[0].filename == __file__
+    assert X.equals(X0) and list(Xr.columns) == list(X.columns)
+    # prompts name the label apart from the column
+    assert sampler.schema_.target == "sick (label)"
+    assert "sick" in sampler.schema_.names
+    # an unnamed label beside a column "class": apart, quietly
+    X2 = frame()[0].assign(**{"class": 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler.fit_resample(X2, y.to_numpy())
+    assert sampler.schema_.target == "class (label)"
+    sampler.fit_resample(frame()[0], y)
+    assert sampler.schema_.target == "sick"

@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ..schema import _python
+from ..schema import DEFAULT_TARGET, _python
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -162,6 +162,43 @@ def target_name(y):
     """The label's name as prompts call it (None when ``y`` has none)."""
     name = getattr(y, "name", None)
     return None if name is None else " ".join(str(name).split()) or None
+
+
+def label_name(name, columns, stacklevel: int = 3):
+    """The label's name in prompts, kept apart from the feature names.
+
+    A label named like a column of ``X`` (``y`` named ``"target"`` next to a
+    column ``"target"``, often the label left in ``X`` by mistake) would give
+    prompts two things of one name: the label is then called
+    ``"<name> (label)"``, with a warning. An unnamed label is ``"class"``, or
+    ``"class (label)"`` beside a column ``"class"`` (no warning).
+
+    Parameters
+    ----------
+    name : str or None
+        :func:`target_name` of ``y``.
+    columns : sequence of str
+        The feature names.
+    stacklevel : int, default=3
+        Of the warning.
+
+    Returns
+    -------
+    name : str or None
+        None for an unnamed label that clashes with nothing.
+    """
+    columns = {str(c) for c in columns}
+    if name is None:
+        return f"{DEFAULT_TARGET} (label)" if DEFAULT_TARGET in columns else None
+    if name in columns:
+        warnings.warn(
+            f"X has a column {name!r}, the name of y. If it holds the label, drop "
+            f"it from X (X.drop(columns={name!r})): the sampler would copy the "
+            "label into the generated rows and the downstream model would read "
+            f"it. Prompts call the label {name + ' (label)'!r}.",
+            UserWarning, stacklevel=stacklevel)
+        return f"{name} (label)"
+    return name
 
 
 def check_dense_2d(X):
