@@ -47,9 +47,9 @@ from .utils._validation import (
     check_device,
     check_labels,
     check_not_bool,
-    label_name,
     target_name,
     warn_identifier_columns,
+    warn_label_in_columns,
 )
 
 __all__ = ["TeamTrimSampler", "ShortfallError"]
@@ -411,11 +411,11 @@ class TeamTrimSampler(BaseOverSampler):
         for attr in _FITTED:  # nothing of an earlier fit survives a failed one
             self.__dict__.pop(attr, None)
         X_df, out_columns = as_text_frame(X)
+        target = getattr(self, "_target_name", None)
+        warn_label_in_columns(target, X_df.columns, stacklevel=7)
         self.schema_ = training_schema(
             X_df, y, feature_descriptions=self.feature_descriptions,
-            dataset_description=self.dataset_description,
-            target=label_name(getattr(self, "_target_name", None), X_df.columns,
-                              stacklevel=7))
+            dataset_description=self.dataset_description, target=target)
         # parsed now, so that a bad constraint fails before any generation
         constraints = ConstraintSet(self.constraints, self.schema_)
         seed = resolve_seed(self.random_state, bits=62)

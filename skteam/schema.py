@@ -535,6 +535,8 @@ class Schema:
             an upper bound above 1.
         target : str, default=None
             The label's name in prompts; default ``y.name`` or ``"class"``.
+            A name that is also a column's becomes ``"<name> (label)"``, so
+            that prompts never give two things one name.
         target_description, dataset_description : str, default=None
             Shown in prompts.
 
@@ -586,6 +588,8 @@ class Schema:
             # an unnamed label reads as "class" in prompts (as imbalanced-learn
             # names it), so an array and a Series named "class" give one prompt
             target = DEFAULT_TARGET if name is None else str(name)
+        if target in names:
+            target = f"{target} (label)"
         return cls(tuple(features), classes, target, target_description,
                    dataset_description)
 

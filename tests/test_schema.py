@@ -466,3 +466,13 @@ def test_parse_value_numbers():
     assert parse_value(FLT, " 2.5 ") == 2.5 and type(parse_value(FLT, "2")) is float
     with pytest.raises(ValueError, match="numeric"):
         format_value(INT, "3")
+
+
+def test_a_label_named_like_a_column_is_kept_apart_in_prompts():
+    X = pd.DataFrame({"age": [30, 40, 50], "class": ["a", "b", "a"]})
+    # unnamed label beside a column "class"; a named one beside its twin
+    assert Schema.infer(X, np.array([0, 1, 0])).target == "class (label)"
+    assert Schema.infer(X, pd.Series([0, 1, 0], name="age")).target == "age (label)"
+    assert Schema.infer(X, target="class").target == "class (label)"
+    assert Schema.infer(X, pd.Series([0, 1, 0], name="sick")).target == "sick"
+    assert Schema.infer(X[["age"]], np.array([0, 1, 0])).target == "class"

@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ..schema import DEFAULT_TARGET, _python
+from ..schema import _python
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -164,41 +164,36 @@ def target_name(y):
     return None if name is None else " ".join(str(name).split()) or None
 
 
-def label_name(name, columns, stacklevel: int = 3):
-    """The label's name in prompts, kept apart from the feature names.
+def warn_label_in_columns(name, columns, stacklevel: int = 3) -> bool:
+    """Warn when ``y``'s name is also a column of ``X``.
 
-    A label named like a column of ``X`` (``y`` named ``"target"`` next to a
-    column ``"target"``, often the label left in ``X`` by mistake) would give
-    prompts two things of one name: the label is then called
-    ``"<name> (label)"``, with a warning. An unnamed label is ``"class"``, or
-    ``"class (label)"`` beside a column ``"class"`` (no warning).
+    Such a column is often the label left in ``X`` by mistake: the sampler
+    would copy it into the generated rows and the downstream model would read
+    it. Prompts keep the two apart either way
+    (:meth:`skteam.schema.Schema.infer` calls the label ``"<name> (label)"``).
 
     Parameters
     ----------
     name : str or None
         :func:`target_name` of ``y``.
-    columns : sequence of str
-        The feature names.
+    columns : sequence
+        The columns of ``X``.
     stacklevel : int, default=3
         Of the warning.
 
     Returns
     -------
-    name : str or None
-        None for an unnamed label that clashes with nothing.
+    warned : bool
     """
-    columns = {str(c) for c in columns}
-    if name is None:
-        return f"{DEFAULT_TARGET} (label)" if DEFAULT_TARGET in columns else None
-    if name in columns:
-        warnings.warn(
-            f"X has a column {name!r}, the name of y. If it holds the label, drop "
-            f"it from X (X.drop(columns={name!r})): the sampler would copy the "
-            "label into the generated rows and the downstream model would read "
-            f"it. Prompts call the label {name + ' (label)'!r}.",
-            UserWarning, stacklevel=stacklevel)
-        return f"{name} (label)"
-    return name
+    if name is None or name not in {str(c) for c in columns}:
+        return False
+    warnings.warn(
+        f"X has a column {name!r}, the name of y. If it holds the label, drop "
+        f"it from X (X.drop(columns={name!r})): the sampler would copy the "
+        "label into the generated rows and the downstream model would read "
+        f"it. Prompts call the label {name + ' (label)'!r}.",
+        UserWarning, stacklevel=stacklevel)
+    return True
 
 
 def check_dense_2d(X):
