@@ -68,6 +68,7 @@ the default was another value).
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import _harness as H
@@ -238,6 +239,7 @@ def parser():
                         "and --methods when given); a later file's rows of a "
                         "(table, size, method) replace an earlier file's")
     p.add_argument("--rename", nargs="+", default=(), metavar="OLD=NEW",
+                   type=rename_pair,
                    help="with --from-csv: in a file holding method OLD, its rows "
                         "are reported as NEW, replacing that file's rows of NEW")
     return p
@@ -480,13 +482,12 @@ def renamed(d: pd.DataFrame, renames) -> pd.DataFrame:
     return d
 
 
-def parse_renames(items) -> list:
-    """``["OLD=NEW", ...]`` as pairs (``--rename``)."""
-    pairs = [item.rsplit("=", 1) for item in items]
-    bad = [item for item, pair in zip(items, pairs) if len(pair) != 2 or not all(pair)]
-    if bad:
-        raise SystemExit(f"--rename wants OLD=NEW, got {bad}")
-    return [tuple(pair) for pair in pairs]
+def rename_pair(item: str) -> tuple:
+    """``"OLD=NEW"`` as ``(old, new)`` (the type of ``--rename``)."""
+    pair = tuple(item.rsplit("=", 1))
+    if len(pair) != 2 or not all(pair):
+        raise argparse.ArgumentTypeError(f"wants OLD=NEW, got {item!r}")
+    return pair
 
 
 def combine(paths, tables, methods=None, renames=()) -> pd.DataFrame:
@@ -530,7 +531,7 @@ def combined_header(df, args) -> str:
              + ", ".join(f"{k} {n}" for k, n in seeds.items()) + "."
              + "".join(f" Where a file holds `{old}`, its rows are reported as "
                        f"`{new}` (that file's `{new}` rows left out)."
-                       for old, new in parse_renames(args.rename)),
+                       for old, new in args.rename),
              f"Training sets: minority rows + {args.ratio}× as many other rows; "
              f"test: the rest, at most {args.test_rows} rows, stratified.",
              values_line(args)]
@@ -566,8 +567,7 @@ def main(argv=None):
     args, cfg, cells, skipped, tables, name = build(argv)
     if args.from_csv:
         df = combine(args.from_csv, tables,
-                     cfg.methods if args.methods_given else None,
-                     parse_renames(args.rename))
+                     cfg.methods if args.methods_given else None, args.rename)
         tables = [t for t in tables if t in set(df["dataset"])]
         cfg.seeds = sorted(df["seed"].astype(int).unique())
         cfg.out.mkdir(parents=True, exist_ok=True)
