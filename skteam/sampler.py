@@ -421,7 +421,7 @@ class TeamTrimSampler(BaseOverSampler):
         seed = resolve_seed(self.random_state, bits=62)
         quotas = {c: int(n) for c, n in self.sampling_strategy_.items() if n > 0}
         if quotas:
-            warn_identifier_columns(self.schema_, len(X_df), stacklevel=7)
+            warn_identifier_columns(self.schema_, len(X_df), stacklevel=7, X=X_df)
         trim = self._validate_estimator(X_df, y, seed)
         backend = get_backend(self.model, device=self.device)
         plan = self._make_plan(backend, X_df, y, constraints, seed, bool(quotas))

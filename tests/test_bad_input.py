@@ -581,6 +581,14 @@ def test_a_column_that_identifies_rows_is_warned_about():
         TeamTrimSampler(**{**FAST, "sampling_strategy": {1: 6}}).fit_resample(X, y)
 
 
+def test_a_row_number_column_is_warned_about():
+    X, y = frame()
+    X["row_no"] = np.random.default_rng(0).permutation(len(X)) + 1
+    with pytest.warns(UserWarning, match=r"\['row_no'\].*each of the 24 rows") as rec:
+        TeamTrimSampler(**FAST).fit_resample(X, y)
+    assert rec[0].filename == __file__
+
+
 def test_a_column_named_like_the_label_is_warned_about_and_kept_apart():
     X, y = frame()
     X["sick"] = y.to_numpy()  # the label left in X

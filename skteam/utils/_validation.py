@@ -222,18 +222,30 @@ def check_dense_2d(X):
     return X
 
 
-#: Fewest rows at which a categorical column with a different value in every
-#: row is taken for an identifier (:func:`warn_identifier_columns`).
+#: Fewest rows at which a column with a different value in every row is
+#: taken for an identifier (:func:`warn_identifier_columns`).
 IDENTIFIER_MIN_ROWS = 10
 
 
-def warn_identifier_columns(schema, n_rows: int, stacklevel: int = 3) -> list:
-    """Warn about categorical columns that hold a different value in every row.
+def _numbers_rows(spec, column, n_rows: int) -> bool:
+    """Whether an integer column numbers the rows: ``k, k+1, ..., k+n-1``."""
+    return (spec.kind == "numeric" and spec.integer
+            and spec.observed_min is not None
+            and spec.observed_max - spec.observed_min + 1 == n_rows
+            and column.nunique() == n_rows)
 
-    Such a column (row names, IDs, people's names) identifies rows rather
-    than describing them: the grammar lets a generated row take only the
-    values seen, so every generated row repeats some training row's
-    identifier. Checked from ``IDENTIFIER_MIN_ROWS`` rows on.
+
+def warn_identifier_columns(schema, n_rows: int, stacklevel: int = 3, X=None) -> list:
+    """Warn about columns that identify rows instead of describing them.
+
+    A categorical column with a different value in every row (row names,
+    IDs, people's names) and, when ``X`` is given, an integer column whose
+    values are the consecutive numbers ``k, ..., k + n_rows - 1`` (a row
+    number or an index written out as a column) say which row a row is, not
+    what it is: a generated row can only repeat a training row's value
+    there (categorical) or take a number of the same range (numeric), and
+    a downstream model learns nothing true from it. Checked from
+    ``IDENTIFIER_MIN_ROWS`` rows on.
 
     Parameters
     ----------
@@ -243,20 +255,27 @@ def warn_identifier_columns(schema, n_rows: int, stacklevel: int = 3) -> list:
         Rows of the training table.
     stacklevel : int, default=3
         Of the warning.
+    X : DataFrame or None, default=None
+        The training rows, with the schema's feature names as columns;
+        needed to tell row numbers from other integer columns.
 
     Returns
     -------
     names : list of str
         The columns warned about.
     """
+    if n_rows < IDENTIFIER_MIN_ROWS:
+        return []
     names = [s.name for s in schema.features
-             if s.kind == "categorical" and n_rows >= IDENTIFIER_MIN_ROWS
-             and len(s.categories) == n_rows]
+             if (s.kind == "categorical" and len(s.categories) == n_rows)
+             or (X is not None and s.name in X.columns
+                 and _numbers_rows(s, X[s.name], n_rows))]
     if names:
         warnings.warn(
             f"Column(s) {names!r} hold a different value in each of the {n_rows} "
-            "rows, like an identifier: every generated row will repeat a "
-            "training row's value there. If they identify rows, drop them "
-            f"before resampling (X.drop(columns={names!r})).",
+            "rows, like an identifier (row names, IDs, row numbers): a generated "
+            "row can only repeat or imitate a training row's value there. If "
+            f"they identify rows, drop them before resampling "
+            f"(X.drop(columns={names!r})).",
             UserWarning, stacklevel=stacklevel)
     return names
