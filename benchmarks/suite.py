@@ -60,7 +60,9 @@ run (seeds FIRST..FIRST+N-1), reported together with the earlier run's rows
 of the same tables and methods.
 ``--from-csv A.csv B.csv --name <name>``: no runs; the report of earlier
 runs' rows together, where a later file's rows of a (table, size, method)
-replace an earlier file's (e.g. a table rerun after a fix). ``--rename
+replace an earlier file's (e.g. a table rerun after a fix); with
+``--seeds N [--first-seed F]`` only seeds F..F+N-1 are reported (e.g. the
+seeds a slower method has). ``--rename
 "skteam (cost_c=0)=skteam (default)"``: in a file that holds the first
 method, its rows replace that file's rows of the second (a run made when
 the default was another value).
@@ -236,8 +238,9 @@ def parser():
                         "seeds, e.g. --first-seed 2)")
     p.add_argument("--from-csv", nargs="+", default=None, metavar="CSV",
                    help="run nothing: report these runs' rows together (of --tables "
-                        "and --methods when given); a later file's rows of a "
-                        "(table, size, method) replace an earlier file's")
+                        "and --methods when given, of --seeds when given); a later "
+                        "file's rows of a (table, size, method) replace an "
+                        "earlier file's")
     p.add_argument("--rename", nargs="+", default=(), metavar="OLD=NEW",
                    type=rename_pair,
                    help="with --from-csv: in a file holding method OLD, its rows "
@@ -568,6 +571,10 @@ def main(argv=None):
     if args.from_csv:
         df = combine(args.from_csv, tables,
                      cfg.methods if args.methods_given else None, args.rename)
+        if args.seeds is not None:  # only the seeds asked for
+            sources = df.attrs["sources"]
+            df = df[df["seed"].isin(cfg.seeds)].reset_index(drop=True)
+            df.attrs["sources"] = sources
         tables = [t for t in tables if t in set(df["dataset"])]
         cfg.seeds = sorted(df["seed"].astype(int).unique())
         cfg.out.mkdir(parents=True, exist_ok=True)
