@@ -63,15 +63,11 @@ PLANS = ("manager (one call)", "manager (in steps)", "data (no meaning)", "data"
 
 
 def load_reference(path: Path):
-    """``(table, feature -> reference role)`` of a ``plans/*.json`` file."""
+    """``(table, feature -> reference role, held out)`` of a ``plans/*.json``
+    file; held out: written after the default plan's settings were chosen."""
     ref = json.loads(path.read_text())
-    return ref["table"], {f: r["name"] for r in ref["roles"] for f in r["features"]}
-
-
-def is_held_out(name: str) -> bool:
-    """Whether a reference was written after the default plan was chosen."""
-    return bool(json.loads((HERE / "plans" / f"{name}.json").read_text())
-                .get("held_out", False))
+    return (ref["table"], {f: r["name"] for r in ref["roles"] for f in r["features"]},
+            bool(ref.get("held_out", False)))
 
 
 def load_table(name: str):
@@ -140,7 +136,7 @@ def main(argv=None):
     backend = get_backend(args.model)
     records = []
     for name in args.tables:
-        table, reference = load_reference(HERE / "plans" / f"{name}.json")
+        table, reference, held_out = load_reference(HERE / "plans" / f"{name}.json")
         X, y, desc, dataset, minority = load_table(table)
         extra = sorted(set(X.columns) ^ set(reference))
         if extra:
@@ -158,7 +154,8 @@ def main(argv=None):
                     args.plans, backend, schema, Xs, ys, seed).items():
                 score = ari(plan, reference)
                 records.append({
-                    "table": name, "seed": seed, "plan": plan_name,
+                    "table": name, "held_out": held_out, "seed": seed,
+                    "plan": plan_name,
                     "ari": round(score, 4), "roles": len(plan.roles),
                     "source": plan.source, "seconds": round(seconds, 2),
                     "grouping": " | ".join(f"{r.name}: {', '.join(r.features)}"
@@ -172,7 +169,7 @@ def main(argv=None):
     df.to_csv(out, index=False)
     table = df.pivot_table(index="table", columns="plan", values="ari",
                            aggfunc="mean")[args.plans]
-    held = [t for t in table.index if is_held_out(t)]
+    held = sorted(df.loc[df["held_out"], "table"].unique())
     first = [t for t in table.index if t not in held]
     means = {}
     if held and first:

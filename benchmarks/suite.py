@@ -571,10 +571,8 @@ def main(argv=None):
     if args.from_csv:
         df = combine(args.from_csv, tables,
                      cfg.methods if args.methods_given else None, args.rename)
-        if args.seeds is not None:  # only the seeds asked for
-            sources = df.attrs["sources"]
+        if args.seeds is not None:  # only the seeds asked for (attrs are kept)
             df = df[df["seed"].isin(cfg.seeds)].reset_index(drop=True)
-            df.attrs["sources"] = sources
         tables = [t for t in tables if t in set(df["dataset"])]
         cfg.seeds = sorted(df["seed"].astype(int).unique())
         cfg.out.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,8 @@ __all__ = ["FeatureSpec", "Schema", "format_value", "parse_value"]
 KINDS = ("numeric", "categorical")
 #: What prompts call an unnamed label (as imbalanced-learn names it).
 DEFAULT_TARGET = "class"
+#: Appended to a label's name in prompts when a feature has that name.
+LABEL_SUFFIX = " (label)"
 MAX_DECIMALS = 4
 #: The most decimals a number cell may have: llguidance's JSON schema refuses
 #: a ``multipleOf`` finer than 1e-10.
@@ -589,7 +591,7 @@ class Schema:
             # names it), so an array and a Series named "class" give one prompt
             target = DEFAULT_TARGET if name is None else str(name)
         if target in names:
-            target = f"{target} (label)"
+            target = target + LABEL_SUFFIX
         return cls(tuple(features), classes, target, target_description,
                    dataset_description)
 

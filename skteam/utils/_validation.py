@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ..schema import _python
+from ..schema import LABEL_SUFFIX, _python
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -191,7 +191,7 @@ def warn_label_in_columns(name, columns, stacklevel: int = 3) -> bool:
         f"X has a column {name!r}, the name of y. If it holds the label, drop "
         f"it from X (X.drop(columns={name!r})): the sampler would copy the "
         "label into the generated rows and the downstream model would read "
-        f"it. Prompts call the label {name + ' (label)'!r}.",
+        f"it. Prompts call the label {name + LABEL_SUFFIX!r}.",
         UserWarning, stacklevel=stacklevel)
     return True
 
