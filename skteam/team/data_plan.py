@@ -16,7 +16,9 @@ the model's reading of the feature names), deterministically:
    non-alphanumerics, underscores and camelCase, lowercased; tokens shorter
    than 3 characters other than two-letter capitals such as ``CH`` or ``BP``,
    all-digit tokens, very common words and tokens shared by more than half of
-   the features ignored), plus, where the model can embed text,
+   the features ignored), plus :data:`ORDER_WEIGHT` for two features next
+   to each other in the table's column order (a table's author tends to put
+   related columns side by side), plus, where the model can embed text,
    :data:`MEANING_WEIGHT` times the similarity of what the features' names
    mean (:mod:`skteam.team.meaning`), clipped to [0, 1].
 3. **Roles.** Greedy average-linkage agglomeration on the similarity: the pair
@@ -74,6 +76,10 @@ MAX_ROLE_FEATURES = 8
 #: Weight of the shared-token bonus added to the association (step 2): two
 #: features whose words all match gain as much as a |rho| of 0.3.
 TOKEN_WEIGHT = 0.3
+#: Similarity added for two features next to each other in the column order
+#: (step 2): as much as all their words matching. Chosen on the reference
+#: groupings of ``benchmarks/plans`` (``docs/method.md``).
+ORDER_WEIGHT = 0.3
 #: Weight of the similarity of what the names mean (step 2, when the model
 #: can embed text): a centred cosine of 0.6 between two feature names
 #: weighs as much as a |rho| of 0.3. Chosen on the reference groupings of
@@ -282,6 +288,11 @@ def _token_overlap(schema) -> np.ndarray:
     return out
 
 
+def _neighbours(n: int) -> np.ndarray:
+    """1 for two features next to each other in the column order (step 2)."""
+    return np.eye(n, k=1) + np.eye(n, k=-1)
+
+
 def _label_association(X, y, schema) -> np.ndarray:
     """Association of each feature with the label, the label as categorical."""
     n_feat = len(schema.names)
@@ -478,6 +489,7 @@ def similarity(schema, X, meaning=None) -> tuple:
     """
     assoc = association_matrix(schema, X)
     sim = assoc + TOKEN_WEIGHT * _token_overlap(schema)
+    sim = sim + ORDER_WEIGHT * _neighbours(len(schema.names))
     if meaning is not None:
         sim = sim + MEANING_WEIGHT * np.asarray(meaning, dtype=float)
     sim = np.clip(sim, 0.0, 1.0)

@@ -186,6 +186,26 @@ def test_description_tokens_give_a_bonus():
     assert a1[0, 3] == pytest.approx(0.5) and a1[0, 1] == 0
 
 
+def test_neighbouring_columns_group_when_nothing_else_tells():
+    # ten independent columns whose names share no word: only the column
+    # order links them, so every role is a run of neighbouring columns
+    rng = np.random.default_rng(7)
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
+             "hotel", "india", "juliet"]
+    X = pd.DataFrame(rng.normal(size=(5000, 10)), columns=names)
+    schema = Schema.infer(X)
+    plan = data_plan(schema, X)
+    _check_valid(plan, schema)
+    assert len(plan.roles) >= 2
+    for role in plan.roles:
+        positions = sorted(names.index(f) for f in role.features)
+        assert positions == list(range(positions[0], positions[-1] + 1)), role
+    # the same columns in reverse order give the same runs
+    reverse = data_plan(Schema.infer(X[names[::-1]]), X[names[::-1]])
+    assert sorted(sorted(r.features) for r in reverse.roles) == sorted(
+        sorted(r.features) for r in plan.roles)
+
+
 def test_tokens():
     assert module._tokens("Blood_Pressure (mmhg) of the 2nd visit") == [
         "blood", "pressure", "mmhg", "2nd", "visit"]
