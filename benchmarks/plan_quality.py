@@ -18,6 +18,11 @@ times as many of the others), and these plans are made from it:
   (:func:`skteam.team.meaning.meaning_similarity`), as the sampler builds it;
 - ``data (no meaning)``: the same from association and shared words alone
   (what a backend that cannot embed text gets);
+- ``data (no order)``: ``data`` without the column-order term
+  (``order_weight=0``);
+- ``data (columns shuffled)``: ``data`` of the table with its columns in a
+  random order (seeded): what the column-order term costs where the order
+  says nothing;
 - ``default``: the plan :class:`~skteam.TeamTrimSampler` uses with default
   parameters (:func:`skteam.team.make_plan`);
 - ``one role``: every feature in one role (the single prompt; ARI 0).
@@ -38,6 +43,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +65,7 @@ from skteam.team.plan import Plan, Role  # noqa: E402
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 PLANS = ("manager (one call)", "manager (in steps)", "data (no meaning)", "data",
-         "default", "one role")
+         "data (no order)", "data (columns shuffled)", "default", "one role")
 
 
 def load_reference(path: Path):
@@ -98,6 +104,15 @@ def ari(plan: Plan, reference: dict) -> float:
                                      [role_of[f] for f in features]))
 
 
+def _shuffled_plan(backend, schema, X, y, seed):
+    """The data plan of the table with its columns in a random order (what
+    the column-order term costs where the order means nothing)."""
+    order = np.random.RandomState(seed).permutation(len(schema.names))
+    shuffled = replace(schema, features=tuple(schema.features[i] for i in order))
+    Xs = X[shuffled.names]
+    return data_plan(shuffled, Xs, y, meaning=meaning_similarity(backend, shuffled))
+
+
 def make_plans(names, backend, schema, X, y, seed):
     """Name -> (plan, seconds) for the plans asked for."""
     out = {}
@@ -113,6 +128,11 @@ def make_plans(names, backend, schema, X, y, seed):
             plan = data_plan(schema, X, y, meaning=meaning_similarity(backend, schema))
         elif name == "data (no meaning)":
             plan = data_plan(schema, X, y)
+        elif name == "data (no order)":
+            plan = data_plan(schema, X, y, meaning=meaning_similarity(backend, schema),
+                             order_weight=0.0)
+        elif name == "data (columns shuffled)":
+            plan = _shuffled_plan(backend, schema, X, y, seed)
         elif name == "default":
             plan = make_plan(backend, schema, X, y, seed=seed)
         elif name == "one role":

@@ -408,7 +408,7 @@ def _cross(assoc: np.ndarray, a: list, b: list) -> float:
 
 
 def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
-              reason="", meaning=None) -> Plan:
+              reason="", meaning=None, order_weight=ORDER_WEIGHT) -> Plan:
     """A plan from the association of the features in the training rows.
 
     Deterministic: the same table always gives the same plan. See the module
@@ -435,6 +435,9 @@ def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
         (:func:`skteam.team.meaning.meaning_similarity`), added to the
         similarity with weight :data:`MEANING_WEIGHT` (step 2); it groups
         features, it does not order or link roles.
+    order_weight : float, default=ORDER_WEIGHT
+        Similarity added for two features next to each other in the column
+        order (step 2); 0 where the order means nothing.
 
     Returns
     -------
@@ -461,7 +464,7 @@ def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
     if n_feat < 2:
         role = Role(_role_names([[0]], names)[0], tuple(names))
         return Plan((role,), (), source="data", repairs=repairs)
-    assoc, sim = similarity(schema, X, meaning)
+    assoc, sim = similarity(schema, X, meaning, order_weight=order_weight)
     groups = _agglomerate(sim, cap, threshold)
     groups = order_groups(groups, assoc, _label_association(X, y, schema))
     role_names = _role_names(groups, names)
@@ -472,7 +475,7 @@ def data_plan(schema, X, y=None, *, max_role_features=MAX_ROLE_FEATURES,
     return Plan(roles, tuple(edges), source="data", repairs=repairs)
 
 
-def similarity(schema, X, meaning=None) -> tuple:
+def similarity(schema, X, meaning=None, *, order_weight=ORDER_WEIGHT) -> tuple:
     """The association (step 1) and the similarity (step 2) of the features.
 
     Parameters
@@ -482,6 +485,8 @@ def similarity(schema, X, meaning=None) -> tuple:
         The training rows, with a column per name of ``schema.names``.
     meaning : ndarray of shape (n_features, n_features), default=None
         Added with weight :data:`MEANING_WEIGHT` (see :func:`data_plan`).
+    order_weight : float, default=ORDER_WEIGHT
+        Added for two features next to each other in the column order.
 
     Returns
     -------
@@ -489,7 +494,7 @@ def similarity(schema, X, meaning=None) -> tuple:
     """
     assoc = association_matrix(schema, X)
     sim = assoc + TOKEN_WEIGHT * _token_overlap(schema)
-    sim = sim + ORDER_WEIGHT * _neighbours(len(schema.names))
+    sim = sim + order_weight * _neighbours(len(schema.names))
     if meaning is not None:
         sim = sim + MEANING_WEIGHT * np.asarray(meaning, dtype=float)
     sim = np.clip(sim, 0.0, 1.0)
