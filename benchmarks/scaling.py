@@ -410,12 +410,11 @@ def plot(df, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-    for col, (sweep, x) in enumerate([("rows", "rows"), ("features", "features"),
-                                      ("classes", "classes")]):
-        part = df[df["sweep"] == sweep].sort_values(x)
-        if not len(part):
-            continue
+    sweeps = [s for s in ("rows", "features", "classes") if (df["sweep"] == s).any()]
+    fig, axes = plt.subplots(2, len(sweeps), figsize=(max(6.5, 4 * len(sweeps)), 6.5),
+                             squeeze=False)
+    for col, x in enumerate(sweeps):  # a sweep's x axis is its own column
+        part = df[df["sweep"] == x].sort_values(x)
         ax = axes[0, col]
         ax.plot(part[x], part["seconds"], "o-", label="seconds (fit)")
         ax.plot(part[x], part["seconds_per_generated_row"] * 100, "s--",
