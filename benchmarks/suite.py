@@ -541,15 +541,16 @@ def combined_header(df, args) -> str:
     return "\n".join(lines)
 
 
-def add_earlier(df, path, cfg, tables):
+def add_earlier(df, earlier, path, cfg, tables):
     """This run's rows and those of an earlier run's CSV (``--add-to``).
 
-    The earlier rows are kept for the tables and methods of this run only; a
-    (table, size, seed, method, model) both runs hold is an error, since the
-    two would be averaged as if they were two seeds. ``cfg.seeds`` becomes
-    the union, so the report counts them all.
+    ``earlier`` is that CSV, read before this run started (this run writes
+    its own CSV as it goes, which may be the same file). The earlier rows
+    are kept for the tables and methods of this run only; a (table, size,
+    seed, method, model) both runs hold is an error, since the two would be
+    averaged as if they were two seeds. ``cfg.seeds`` becomes the union, so
+    the report counts them all.
     """
-    earlier = pd.read_csv(path)
     earlier = earlier[earlier["dataset"].isin(tables)
                       & earlier["method"].isin(cfg.methods)]
     key = ["dataset", "setting", "seed", "method", "model"]
@@ -579,9 +580,10 @@ def main(argv=None):
         df.to_csv(cfg.out / f"{name}.csv", index=False)
         report(df, cfg, args, skipped, tables, name)
         return
+    earlier = pd.read_csv(args.add_to) if args.add_to else None
     df = add_minority_metrics(H.run(name, cells, cfg))
     if args.add_to:
-        df = add_earlier(df, args.add_to, cfg, tables)
+        df = add_earlier(df, earlier, args.add_to, cfg, tables)
     df.to_csv(cfg.out / f"{name}.csv", index=False)
     report(df, cfg, args, skipped, tables, name)
 
