@@ -468,10 +468,11 @@ class TeamTrimSampler(BaseOverSampler):
         """The fitted QC of this fit (None when ``qc=()``)."""
         if not self.qc:
             return None
-        estimator = (default_estimator() if self.estimator is None
-                     else clone(self.estimator))
-        # An unseeded estimator would draw from numpy's global generator.
-        seed_estimator(estimator, resolve_seed(derive_seed(seed, 4)))
+        estimator = None  # TrimQC builds and seeds the default
+        if self.estimator is not None:
+            estimator = clone(self.estimator)
+            # An unseeded estimator would draw from numpy's global generator.
+            seed_estimator(estimator, resolve_seed(derive_seed(seed, 4)))
         return TrimQC(
             estimator, stages=tuple(self.qc), cost_beta=self.cost_beta,
             cost_c=self.cost_c, cost_null_draws=self.cost_null_draws,

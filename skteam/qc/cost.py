@@ -27,10 +27,10 @@ the mean of the bootstrap batches and keeps the easy rows: ``docs/method.md``.
 The bootstrap draws ``H(D ∪ B_j)`` are memoised per ``(D, D_ori,
 estimator, class counts, seed)``; they do not depend on ``c`` or ``β``, so
 a grid over either reuses them. Fits of ``f`` on ``D`` are memoised too.
-By default the draws are consumed sequentially (100, 200, 400, … up to
+By default the draws are consumed sequentially (50, 100, 200, … up to
 ``n_null``) and stop as soon as the decision ``Δ > τ`` is clear
-(``|Δ − τ̂| > 3·SE(τ̂)``); pass ``sequential=False`` for exactly
-``n_null`` draws every time.
+(``|Δ − τ̂| > 3·SE(τ̂)``) or a tie (``3·SE(τ̂) < 0.25·std``); pass
+``sequential=False`` for exactly ``n_null`` draws every time.
 """
 
 from __future__ import annotations
@@ -55,9 +55,14 @@ N_FOLDS = 2
 #: by ``log(1/λ) ≈ 6.9`` nats, e.g. for a class a fold model never saw).
 PROB_SMOOTHING = 1e-3
 #: Null draws used before the first sequential check.
-SEQUENTIAL_START = 100
+SEQUENTIAL_START = 50
 #: Sequential stop: the decision is clear when ``|Δ − τ̂| > z·SE(τ̂)``.
 SEQUENTIAL_Z = 3.0
+#: Sequential stop at the threshold: once ``z·SE(τ̂) < SEQUENTIAL_TIE·std``,
+#: a batch still undecided has ``Δ`` within that many null stds of ``τ``,
+#: where a change of ``c`` by as much would flip it; more draws would only
+#: settle a coin toss (and cost ten times a clear batch).
+SEQUENTIAL_TIE = 0.25
 
 
 class _LRU:
@@ -474,10 +479,12 @@ class CostDuel:
         ``None`` draws a seed once per instance from fresh OS entropy. The
         global numpy random state is never used.
     sequential : bool, default=True
-        Consume the null draws in stages (100, 200, 400, … ``n_null``) and
-        stop once ``|Δ − τ̂| > 3·SE(τ̂)``. The decision is then the one all
-        ``n_null`` draws would give, up to Monte Carlo error; the draws are
-        the same deterministic sequence either way.
+        Consume the null draws in stages (50, 100, 200, … ``n_null``) and
+        stop once ``|Δ − τ̂| > 3·SE(τ̂)`` (the decision is clear) or
+        ``3·SE(τ̂) < 0.25·std`` (``Δ`` sits within a quarter of a null std
+        of ``τ``: a tie, decided by the draws so far). The decision is the
+        one all ``n_null`` draws would give, up to Monte Carlo error and ties;
+        the draws are the same deterministic sequence either way.
 
     Examples
     --------
@@ -650,8 +657,8 @@ class CostDuel:
             if n >= n_max:
                 return n, null
             mean, std = null.mean(), null.std(ddof=1)
-            se = _tau_se(null, c)
-            if abs(delta - (mean + c * std)) > SEQUENTIAL_Z * se:
+            band = SEQUENTIAL_Z * _tau_se(null, c)
+            if abs(delta - (mean + c * std)) > band or band < SEQUENTIAL_TIE * std:
                 return n, null
             n = min(n_max, 2 * n)
 

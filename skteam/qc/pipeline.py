@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..constraints import ConstraintSet
 from ..schema import Schema
-from ..utils import resolve_seed
+from ..utils import resolve_seed, seed_estimator
 from ..utils._docstring import QC_DOCSTRINGS, Substitution
 from ._encoding import as_frame, make_encoder, needs_encoding
 from .cost import CostDuel, CostResult, check_predict_proba
@@ -225,8 +225,11 @@ class TrimQC(BaseEstimator):
 
         self.cost_duel_ = None
         if "cost" in stages:
-            estimator = (default_estimator() if self.estimator is None
-                         else self.estimator)
+            if self.estimator is None:
+                estimator = default_estimator()
+                seed_estimator(estimator, seed)
+            else:
+                estimator = self.estimator
             check_predict_proba(estimator)
             self._encoded = needs_encoding(self.schema_)
             if self._encoded:
@@ -257,8 +260,10 @@ class TrimQC(BaseEstimator):
         """The rows as the cost-duel estimator sees them."""
         if self._encoded:
             return self._encoder.transform(X)
-        if self._frame_input:
-            return X
+        if self._frame_input and self.estimator is not None:
+            return X  # a user's estimator may select columns by name
+        # the default estimator reads values only, and sklearn fits an array
+        # in half the time of a frame (which matters once per null draw)
         return X.to_numpy(dtype=float)
 
     def _check_fitted(self):

@@ -47,7 +47,8 @@ estimator : classifier with predict_proba, default=None
     place. ``None`` means ``make_pipeline(StandardScaler(),
     LogisticRegression(max_iter=1000))``. When the
     data has categorical columns it sees them one-hot encoded (numeric
-    columns standardised); otherwise it sees the columns as given.""",
+    columns standardised); otherwise it sees the columns as given (the
+    default one as a float array).""",
     "cost_beta": """\
 cost_beta : float in (0, 0.5), default=0.25
     ``β``: the cost duel keeps the rows whose cost lies in the window

@@ -172,7 +172,7 @@ def test_sequential_stops_early_on_clear_decisions_and_matches_exhaustive():
                     sequential=False)
     a = seq.evaluate(X, y, X, y, Xg, 1 - yg)  # flipped: far below τ
     b = full.evaluate(X, y, X, y, Xg, 1 - yg)
-    assert a.n_null_used == 100 and b.n_null_used == 400
+    assert a.n_null_used == cost_module.SEQUENTIAL_START and b.n_null_used == 400
     assert a.accepted == b.accepted is False
     # the same H of the trimmed batch, measured against fewer draws
     assert a.delta + a.null_mean == pytest.approx(b.delta + b.null_mean)
@@ -180,9 +180,29 @@ def test_sequential_stops_early_on_clear_decisions_and_matches_exhaustive():
     # the class counts of the trimmed rows
     trimmed = (1 - yg)[a.in_window]
     null = full.null_distribution(X, y, X, y, len(trimmed), y_batch=trimmed)
-    assert a.null_mean == pytest.approx(null[:100].mean())
+    assert a.null_mean == pytest.approx(null[:a.n_null_used].mean())
     assert b.null_mean == pytest.approx(null.mean())
 
+
+
+def test_sequential_stops_at_a_tie_before_n_null():
+    rng = np.random.default_rng(1)
+    X, y = make(rng, 40)
+    Xg, yg = make(rng, 10)
+    full = CostDuel(LogisticRegression(), c=0.0, n_null=1000, random_state=2,
+                    sequential=False).evaluate(X, y, X, y, Xg, yg)
+    # the c that puts τ exactly on Δ with all 1000 draws
+    c = full.delta / full.null_std
+    tie = CostDuel(LogisticRegression(), c=c, n_null=1000, random_state=2)
+    res = tie.evaluate(X, y, X, y, Xg, yg)
+    assert res.n_null_used < 1000
+    null = tie.null_distribution(X, y, X, y, int(res.in_window.sum()),
+                                 y_batch=yg[res.in_window])[:res.n_null_used]
+    band = cost_module.SEQUENTIAL_Z * cost_module._tau_se(null, c)
+    assert band < cost_module.SEQUENTIAL_TIE * null.std(ddof=1)
+    # a clear batch at the same c stops at the first stage
+    clear = tie.evaluate(X, y, X, y, Xg, 1 - yg)
+    assert clear.n_null_used == cost_module.SEQUENTIAL_START and not clear.accepted
 
 def test_reproducible_and_global_rng_untouched():
     rng = np.random.default_rng(4)

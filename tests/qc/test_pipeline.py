@@ -195,3 +195,34 @@ def test_empty_batch():
     X, y = table()
     v = TrimQC(cost_null_draws=10).fit(X, y).trim_batch(X.iloc[:0], y[:0])
     assert not v.accepted and v.keep.shape == (0,)
+
+
+class _InputRecordingLR(LogisticRegression):
+    """Test double: a logistic regression that records what it is fitted on."""
+
+    seen = []
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).seen.append(type(X))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_cost_stage_gives_a_users_estimator_the_frame_and_the_default_an_array():
+    X, y = table()
+    X = X.drop(columns="group")  # all numeric: no encoding in front of f
+    batch = X.iloc[:8].assign(x=X["x"].iloc[:8] + 0.1)
+    _InputRecordingLR.seen = []
+    TrimQC(_InputRecordingLR(), stages=("cost",), cost_null_draws=20,
+           random_state=0).fit(X, y).trim_batch(batch, y[:8])
+    assert _InputRecordingLR.seen and set(_InputRecordingLR.seen) == {pd.DataFrame}
+    default = TrimQC(stages=("cost",), cost_null_draws=20, random_state=0).fit(X, y)
+    assert isinstance(default._M_ori, np.ndarray)
+    # the same duel either way: the default pipeline reads values only
+    cost_module.clear_cache()
+    as_array = default.trim_batch(batch, y[:8])
+    framed = TrimQC(clone(default.cost_duel_.estimator), stages=("cost",),
+                    cost_null_draws=20, random_state=0).fit(X, y)
+    assert isinstance(framed._M_ori, pd.DataFrame)
+    as_frame = framed.trim_batch(batch, y[:8])
+    assert as_array.delta == pytest.approx(as_frame.delta)
+    assert as_array.keep.tolist() == as_frame.keep.tolist()
