@@ -15,7 +15,13 @@ return (``distinct_row_sets``): a threshold that changes nothing would give
 
 Writes ``benchmarks/results/grid_cost.csv``.
 
-Usage: ``python benchmarks/grid_cost.py [--train 60] [--model embedded]``
+``--values`` replaces the four values, e.g. ``--values 0 1 2 3`` (the
+paper's range, c ∈ [0, 3]); the one-value search uses 0 when it is among
+them (the default), else the first.
+``--out`` names the CSV.
+
+Usage: ``python benchmarks/grid_cost.py [--train 60] [--model embedded]
+[--values -0.5 0 0.5 1] [--out grid_cost.csv]``
 """
 
 from __future__ import annotations
@@ -68,9 +74,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=60)
     p.add_argument("--model", default="embedded")
+    p.add_argument("--values", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 1.0])
+    p.add_argument("--out", default="grid_cost.csv")
     args = p.parse_args(argv)
     rows = []
-    for values in ([0.0], [-0.5, 0.0, 0.5, 1.0]):
+    one = [0.0] if 0.0 in args.values else args.values[:1]
+    for values in (one, args.values):
         out = subprocess.run(
             [sys.executable, "-c", CHILD, json.dumps(values), str(args.train),
              args.model], capture_output=True, text=True, check=True)
@@ -85,7 +94,7 @@ def main(argv=None):
     print(f"four values / one value = {ratio:.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).assign(ratio=round(ratio, 3)).to_csv(
-        RESULTS / "grid_cost.csv", index=False)
+        RESULTS / args.out, index=False)
 
 
 if __name__ == "__main__":
