@@ -184,7 +184,6 @@ def test_sequential_stops_early_on_clear_decisions_and_matches_exhaustive():
     assert b.null_mean == pytest.approx(null.mean())
 
 
-
 def test_sequential_stops_at_a_tie_before_n_null():
     rng = np.random.default_rng(1)
     X, y = make(rng, 40)
@@ -203,6 +202,7 @@ def test_sequential_stops_at_a_tie_before_n_null():
     # a clear batch at the same c stops at the first stage
     clear = tie.evaluate(X, y, X, y, Xg, 1 - yg)
     assert clear.n_null_used == cost_module.SEQUENTIAL_START and not clear.accepted
+
 
 def test_reproducible_and_global_rng_untouched():
     rng = np.random.default_rng(4)
