@@ -1,4 +1,4 @@
-"""Memoised streams of raw (un-trimmed) generated batches.
+"""Memoised streams of raw (un-trimmed) generated batches, and the plans.
 
 Raw generation depends on the training data, the model, the prompts, the
 generation parameters and the seed, but not on the QC thresholds. A stream
@@ -10,6 +10,11 @@ that needs more batches extends the same stream.
 Streams live in process memory and, with ``cache_dir``, in JSON files that
 carry their key and a checksum; a file whose key or checksum does not match
 is ignored (and overwritten), never read back.
+
+The plan a stream is written under (the task manager's call, the data-aware
+plan) likewise depends on the data, the model, the plan options and the seed
+only: :func:`remember_plan` keeps it in process memory, so the candidates of
+a search ask the task manager once per fold.
 """
 
 from __future__ import annotations
@@ -299,6 +304,51 @@ def get_stream(key: str, classes, cache_dir=None) -> BatchStream:
 
 
 def clear_streams():
-    """Forget every in-process stream."""
+    """Forget every in-process stream and plan."""
     with _STREAMS_LOCK:
         _STREAMS.clear()
+        _PLANS.clear()
+
+
+def model_token(model: str, backend) -> str:
+    """The model spec, with the backend's dtype where that is not float32.
+
+    The dtype changes what a model writes (``"embedded"`` is float32 or
+    bf16 by CPU), so it enters every key of generated content.
+    """
+    dtype = getattr(backend, "dtype", None)
+    return f"{model}|{dtype}" if dtype not in (None, "float32") else model
+
+
+_PLANS: "OrderedDict[str, object]" = OrderedDict()
+
+
+def remember_plan(key: str | None, build):
+    """The plan stored under ``key``, else ``build()``, stored under it.
+
+    Parameters
+    ----------
+    key : str or None
+        :func:`fingerprint` of everything the plan depends on; None builds
+        without storing (a user's plan costs nothing to rebuild).
+    build : callable
+        Makes the plan; an exception propagates and stores nothing.
+
+    Returns
+    -------
+    plan : Plan
+        Immutable, so fits share it.
+    """
+    if key is None:
+        return build()
+    with _STREAMS_LOCK:
+        plan = _PLANS.get(key)
+        if plan is not None:
+            _PLANS.move_to_end(key)
+            return plan
+    plan = build()
+    with _STREAMS_LOCK:
+        _PLANS[key] = plan
+        while len(_PLANS) > _MAX_STREAMS:
+            _PLANS.popitem(last=False)
+    return plan

@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .budget import batch_budget, chunk_batches
-from .cache import get_stream
+from .cache import fingerprint, get_stream, model_token, remember_plan
 from .constraints import ConstraintSet
 from .exceptions import ShortfallError, attach_report, note_generation_error
 from .llm.registry import get_backend, parse_model_spec
@@ -38,6 +38,7 @@ from .team.bounds import log_bindings
 from .team.context import fit_examples
 from .team.generation import GenerationTuning
 from .team.labeler import ClassifierLabeler
+from .team.planning import NAMED_PLANS
 from .utils import derive_seed, resolve_seed, seed_estimator
 from .utils._docstring import QC_DOCSTRINGS, Substitution
 from .utils._frames import as_text_frame, restore_dtypes, to_array, training_schema
@@ -483,10 +484,22 @@ class TeamTrimSampler(BaseOverSampler):
         ).fit(X_df, y)
 
     def _make_plan(self, backend, X_df, y, constraints, seed, generates):
-        """``plan_`` (see :func:`skteam.team.make_plan`); logs the plan."""
+        """``plan_`` (see :func:`skteam.team.make_plan`); logs the plan.
+
+        skteam's own plans are remembered per process
+        (:func:`~skteam.cache.remember_plan`): fits that differ only in QC
+        thresholds or quotas share the plan as they share the stream.
+        """
+        key = None
+        named = isinstance(self.plan, str) and self.plan in NAMED_PLANS
+        if self.plan is None or named:
+            key = fingerprint(X_df, y, self.schema_.to_dict(),
+                              model_token(str(self.model), backend), self.plan,
+                              [c.text for c in constraints], seed, generates)
         try:
-            plan = make_plan(backend, self.schema_, X_df, y, plan=self.plan,
-                             constraints=constraints, seed=seed, manager=generates)
+            plan = remember_plan(key, lambda: make_plan(
+                backend, self.schema_, X_df, y, plan=self.plan,
+                constraints=constraints, seed=seed, manager=generates))
         except BaseException as exc:
             if self.plan in (None, "data", "steps"):  # the task manager's call
                 self.qc_report_ = pd.DataFrame([], columns=SAMPLER_REPORT_COLUMNS)

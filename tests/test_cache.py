@@ -2,8 +2,8 @@
 
 Most tests drive :class:`skteam.cache.BatchStream` with ``fake_produce``, a
 labelled test double that makes numbered batches without any model; one
-test runs the sampler with ``model="test::uniform"`` (the grammar-only
-test double) and an on-disk cache.
+few run the sampler with ``model="test::uniform"`` (the grammar-only test
+double), with an on-disk cache or around the remembered plans.
 """
 
 import json
@@ -16,13 +16,17 @@ import pytest
 
 from skteam import TeamTrimSampler
 from skteam.cache import (
+    _PLANS,
     _STREAMS,
     FORMAT_VERSION,
     BatchStream,
     RawBatch,
     clear_streams,
     fingerprint,
+    model_token,
+    remember_plan,
 )
+from skteam.team import planning
 
 KEY = "a" * 64
 CLASSES = [np.int64(0), np.int64(1)]
@@ -317,3 +321,69 @@ def test_a_later_part_of_a_chunk_is_made_only_as_far_as_wanted():
     whole = BatchStream(KEY, CLASSES)
     whole.get(1, 4, plain, 4, want=1)
     assert all(whole.batches.get((1, 4, i)) for i in range(4, 8))
+
+
+def test_fits_that_differ_in_qc_thresholds_ask_the_task_manager_once(monkeypatch):
+    """Test double (``test::uniform``): the plan is remembered like the stream."""
+    calls = []
+    real = planning.plan_with_manager
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("seed"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(planning, "plan_with_manager", counted)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.integers(0, 9, 30),
+                      "b": np.round(rng.normal(size=30), 1),
+                      "c": rng.choice(["x", "y"], 30)})
+    y = np.array([0] * 22 + [1] * 8)
+    params = dict(model="test::uniform", verbose=0, qc=("sanity",), batch_size=4,
+                  on_shortfall="warn")
+    clear_streams()
+    first = TeamTrimSampler(cost_c=0.0, random_state=0, **params)
+    X1, _ = first.fit_resample(X, y)
+    second = TeamTrimSampler(cost_c=2.0, random_state=0, **params)
+    X2, _ = second.fit_resample(X, y)
+    assert len(calls) == 1 and second.plan_ == first.plan_
+    pd.testing.assert_frame_equal(pd.DataFrame(X2), pd.DataFrame(X1))
+    # another seed or other data is another plan
+    TeamTrimSampler(random_state=1, **params).fit_resample(X, y)
+    TeamTrimSampler(random_state=0, **params).fit_resample(X.iloc[1:], y[1:])
+    assert len(calls) == 3
+    # a fresh process (clear_streams) asks again and gets the same plan
+    clear_streams()
+    again = TeamTrimSampler(random_state=0, **params)
+    again.fit_resample(X, y)
+    assert len(calls) == 4 and again.plan_ == first.plan_
+    # a user's plan is never stored
+    stored = len(_PLANS)
+    TeamTrimSampler(random_state=0, plan={"roles": [{"name": "All", "features": [
+        "a", "b", "c"]}]}, **params).fit_resample(X, y)
+    assert len(_PLANS) == stored and len(calls) == 4
+
+
+def test_remember_plan_stores_nothing_on_failure():
+    clear_streams()
+
+    def fails():
+        raise RuntimeError("no plan")
+
+    with pytest.raises(RuntimeError, match="no plan"):
+        remember_plan("k", fails)
+    assert "k" not in _PLANS
+    assert remember_plan("k", lambda: "plan") == "plan"
+    assert remember_plan("k", fails) == "plan"  # stored: not built again
+    assert remember_plan(None, lambda: "other") == "other" and None not in _PLANS
+    clear_streams()
+
+
+class _Backend:
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+
+def test_model_token_names_the_dtype_where_it_changes_the_rows():
+    assert model_token("embedded", _Backend("float32")) == "embedded"
+    assert model_token("embedded", _Backend(None)) == "embedded"
+    assert model_token("embedded", _Backend("bfloat16")) == "embedded|bfloat16"

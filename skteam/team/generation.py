@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cache import RawBatch, fingerprint
+from ..cache import RawBatch, fingerprint, model_token
 from ..llm.base import Usage
 from ..utils import derive_rng
 from .bounds import binding_texts
@@ -161,11 +161,9 @@ class TeamGenerator:
         # constraints that narrow the workers' grammars change the rows; the
         # others only enter the sanity stage, which the stream does not depend on
         binding = binding_texts(self.plan, self.constraints, self.schema)
-        # the dtype changes the rows ("embedded" is float32 or bf16 by CPU)
-        dtype = getattr(self.backend, "dtype", None)
-        model = f"{model}|{dtype}" if dtype not in (None, "float32") else model
         return fingerprint(
-            X, y, self.schema.to_dict(), self.plan.to_dict(), model, PROMPT_VERSION,
+            X, y, self.schema.to_dict(), self.plan.to_dict(),
+            model_token(model, self.backend), PROMPT_VERSION,
             self.batch_size, n_examples[0], self.temperature, self.seed,
             *([used] if used != list(n_examples) else []),
             *([self.labeling] if self.labeling != "worker" else []),
