@@ -17,11 +17,15 @@ Writes ``benchmarks/results/grid_cost.csv``.
 
 ``--values`` replaces the four values, e.g. ``--values 0 1 2 3`` (the
 paper's range, c ∈ [0, 3]); the one-value search uses 0 when it is among
-them (the default), else the first.
+them (the default), else the first. ``--values auto`` reads four values
+from one fit of the sampler's defaults on the whole subsample
+(:func:`skteam.tuning.cost_c_grid`, in a fresh process of its own whose
+seconds are reported as ``grid_seconds``); the one-value search then uses
+the first of them, the default ``cost_c``.
 ``--out`` names the CSV.
 
 Usage: ``python benchmarks/grid_cost.py [--train 60] [--model embedded]
-[--values -0.5 0 0.5 1] [--out grid_cost.csv]``
+[--values -0.5 0 0.5 1 | --values auto] [--out grid_cost.csv]``
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import pandas as pd
 
 RESULTS = Path(__file__).parent / "results"
 
-CHILD = r"""
+SETUP = r"""
 import hashlib, json, sys, time, warnings
 import numpy as np
 from imblearn.pipeline import make_pipeline
@@ -53,6 +57,20 @@ idx = np.r_[rng.choice(np.flatnonzero(y == 1), n_min, replace=False),
             rng.choice(np.flatnonzero(y == 0), n - n_min, replace=False)]
 X, y = X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True)
 sampler = TeamTrimSampler(model=model, random_state=0, verbose=0)
+"""
+
+# one fit of the defaults on the whole subsample; the values it suggests
+AUTO = SETUP + r"""
+from skteam.tuning import cost_c_grid
+start = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    sampler.fit_resample(X, y)
+print(json.dumps({"values": cost_c_grid(sampler, n=4),
+                  "seconds": time.perf_counter() - start}))
+"""
+
+CHILD = SETUP + r"""
 pipe = make_pipeline(sampler, LogisticRegression(max_iter=1000))
 start = time.perf_counter()
 with warnings.catch_warnings():
@@ -74,16 +92,22 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=60)
     p.add_argument("--model", default="embedded")
-    p.add_argument("--values", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 1.0])
+    p.add_argument("--values", nargs="+", default=["-0.5", "0", "0.5", "1"],
+                   help="values of cost_c, or 'auto' (skteam.tuning.cost_c_grid)")
     p.add_argument("--out", default="grid_cost.csv")
     args = p.parse_args(argv)
-    rows = []
-    one = [0.0] if 0.0 in args.values else args.values[:1]
-    for values in (one, args.values):
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, json.dumps(values), str(args.train),
-             args.model], capture_output=True, text=True, check=True)
-        res = json.loads(out.stdout.strip().splitlines()[-1])
+    rows, extra = [], {}
+    if args.values == ["auto"]:
+        res = _child(AUTO, [], args)
+        grid = res["values"]
+        extra = {"grid": "auto", "grid_seconds": round(res["seconds"], 1)}
+        print(f"cost_c_grid: {grid} ({res['seconds']:.1f} s)", flush=True)
+        one = grid[:1]
+    else:
+        grid = [float(v) for v in args.values]
+        one = [0.0] if 0.0 in grid else grid[:1]
+    for values in (one, grid):
+        res = _child(CHILD, values, args)
         rows.append({"values": len(values), "seconds": round(res["seconds"], 1),
                      "train_rows": args.train, "model": args.model,
                      "cost_c": " ".join(map(str, values)),
@@ -93,8 +117,16 @@ def main(argv=None):
     ratio = rows[1]["seconds"] / rows[0]["seconds"]
     print(f"four values / one value = {ratio:.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).assign(ratio=round(ratio, 3)).to_csv(
+    pd.DataFrame(rows).assign(ratio=round(ratio, 3), **extra).to_csv(
         RESULTS / args.out, index=False)
+
+
+def _child(code, values, args) -> dict:
+    """Run ``code`` in a fresh process; its last line of output, parsed."""
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(values), str(args.train), args.model],
+        capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

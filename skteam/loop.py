@@ -367,9 +367,11 @@ class TrimLoop:
             )
         return ("TeamTrimSampler could not fill every class quota: "
                 + "; ".join(parts)
-                + ". Raise max_batches, relax the QC (lower cost_c or "
-                "diversity_threshold, or drop stages with qc=...), or pass "
-                "on_shortfall='warn' to return fewer rows. See qc_report_."
+                + ". Raise max_batches or relax the QC (lower cost_c or "
+                "diversity_threshold, or drop stages with qc=...)"
+                + (", or pass on_shortfall='warn' to return fewer rows"
+                   if self.on_shortfall == "raise" else "")
+                + ". See qc_report_."
                 + (" Rows rejected by the curation, cost or diversity stage were "
                    "used as well (on_shortfall='fill')." if fill else ""))
 

@@ -208,7 +208,9 @@ class TeamTrimSampler(BaseOverSampler):
     qc_report_ : pandas.DataFrame
         One row per batch: class, rows generated, rows dropped by each
         stage, rows kept, rows used to fill a short quota
-        (``on_shortfall="fill"``), Δ, τ, entropy gain, verdict, tokens,
+        (``on_shortfall="fill"``), Δ, τ, the null std (``delta / null_std``:
+        the ``cost_c`` up to which the batch wins the duel; see
+        :func:`skteam.tuning.cost_c_grid`), entropy gain, verdict, tokens,
         seconds.
         Also set when a fit stops early (out of memory, an interrupt, a
         shortfall): the batches read so far, also carried by the exception

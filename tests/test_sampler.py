@@ -101,7 +101,8 @@ def test_seed_reproducible_and_no_global_rng_change():
 def test_qc_report_and_shortfall_error():
     X, y = small_frame()
     s = TeamTrimSampler(**FAST, max_batches=2, cost_c=50.0, on_shortfall="raise")
-    with pytest.raises(ValueError, match=r"class 1 got \d+ of 20 rows.*cost"):
+    with pytest.raises(ValueError, match=r"class 1 got \d+ of 20 rows.*cost.*"
+                       r"or pass on_shortfall='warn'"):
         s.fit_resample(X, y)
     report = s.qc_report_
     # no row passed the first batch, and the one batch left could not give
@@ -112,9 +113,11 @@ def test_qc_report_and_shortfall_error():
                 "dropped_diversity", "delta", "tau", "entropy_gain", "verdict",
                 "output_tokens", "seconds"]:
         assert col in report
-    with pytest.warns(UserWarning, match="could not fill"):
+    with pytest.warns(UserWarning, match="could not fill") as caught:
         Xr, yr = s.set_params(on_shortfall="warn").fit_resample(X, y)
     assert Counter(yr)[1] < 30
+    # the warning does not suggest the setting already in use
+    assert not any("on_shortfall='warn'" in str(w.message) for w in caught)
 
 
 def test_fill_completes_quotas_with_sane_rejected_rows():

@@ -49,6 +49,10 @@ class BatchVerdict:
         Sanity rule -> rows failing it (a row may fail several).
     delta, tau : float
         The cost duel's ``Δ`` and ``τ``; NaN when it did not run.
+    null_std : float
+        The standard deviation of the bootstrap batches' information, so
+        ``delta / null_std`` is the ``c`` up to which the batch wins the
+        duel; NaN when the duel did not run.
     entropy_gain : float
         The diversity stage's gain (see :class:`DiversityResult`); NaN when
         it did not run.
@@ -71,6 +75,7 @@ class BatchVerdict:
     sanity_rules: dict = field(default_factory=dict)
     delta: float = np.nan
     tau: float = np.nan
+    null_std: float = np.nan
     entropy_gain: float = np.nan
     verdict: str = ""
     cost: CostResult | None = None
@@ -347,7 +352,7 @@ class TrimQC(BaseEstimator):
             res = self.cost_duel_.evaluate(M_D, y_D, self._M_ori, self._y_ori,
                                            self._model_view(X_b.iloc[idx]), y_b[idx])
             out.cost = res
-            out.delta, out.tau = res.delta, res.tau
+            out.delta, out.tau, out.null_std = res.delta, res.tau, res.null_std
             out.costs = np.full(n, np.nan)
             out.in_window = np.zeros(n, dtype=bool)
             if res.costs is not None:
@@ -412,7 +417,7 @@ class TrimQC(BaseEstimator):
             label of a single-class batch, else ``"mixed"``),
             ``n_generated``, ``dropped_sanity``, ``dropped_cost``,
             ``dropped_diversity``, ``kept``, ``delta``, ``tau``,
-            ``entropy_gain`` and ``verdict``.
+            ``null_std``, ``entropy_gain`` and ``verdict``.
         """
         self._check_fitted()
         if not (isinstance(batch_size, numbers.Integral) and batch_size >= 1):

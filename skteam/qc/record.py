@@ -21,7 +21,7 @@ STAGES = ("sanity", "cost", "diversity")
 #: Columns of :meth:`TrimQC.filter <skteam.qc.TrimQC.filter>`'s report.
 REPORT_COLUMNS = ["batch", "class", "n_generated", "dropped_sanity",
                   "dropped_curation", "dropped_cost", "dropped_diversity", "kept",
-                  "delta", "tau", "entropy_gain", "verdict"]
+                  "delta", "tau", "null_std", "entropy_gain", "verdict"]
 
 #: Columns of a sampler's ``qc_report_``: the above, with what generation
 #: and the quotas add.
@@ -29,7 +29,8 @@ SAMPLER_REPORT_COLUMNS = [
     "batch", "class", "n_generated", "parse_failures", "relabelled",
     "dropped_sanity", "dropped_curation", "dropped_cost", "dropped_diversity",
     "dropped_quota",
-    "kept", "filled", "delta", "tau", "entropy_gain", "verdict", "output_tokens",
+    "kept", "filled", "delta", "tau", "null_std", "entropy_gain", "verdict",
+    "output_tokens",
     "cached", "seconds",
 ]
 
@@ -88,11 +89,11 @@ def batch_record(result, /, **fields) -> dict:
     record = dict(fields)
     if result is None:
         record.update({f"dropped_{s}": 0 for s in QC_STAGES})
-        record.update(delta=np.nan, tau=np.nan, entropy_gain=np.nan)
+        record.update(delta=np.nan, tau=np.nan, null_std=np.nan, entropy_gain=np.nan)
         return record
     record.update({f"dropped_{s}": int(result.dropped.get(s, 0))
                    for s in QC_STAGES})
-    record.update(delta=result.delta, tau=result.tau,
+    record.update(delta=result.delta, tau=result.tau, null_std=result.null_std,
                   entropy_gain=result.entropy_gain, verdict=result.verdict)
     return record
 

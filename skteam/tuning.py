@@ -1,0 +1,135 @@
+"""Values of the QC thresholds worth searching, read from a fit.
+
+``cost_c`` changes what a fit returns only where it crosses the ``Δ / std``
+of a batch that the other stages pass: a batch wins the cost duel for every
+``c`` below its ``delta / null_std`` (columns of ``qc_report_``), so
+neighbouring values of a fixed grid often return the same rows. Like the
+``alpha`` grid that :class:`sklearn.linear_model.LassoCV` draws from the
+data, :func:`cost_c_grid` reads those limits from one fit and returns values
+of ``cost_c`` that each keep a different set of that fit's batches, for a
+:class:`~sklearn.model_selection.GridSearchCV`.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from types import SimpleNamespace
+>>> from skteam.tuning import cost_c_grid
+>>> fitted = SimpleNamespace(cost_c=0.0, qc_report_=pd.DataFrame({  # a stand-in
+...     "kept": [10, 0, 10, 10], "delta": [0.02, -0.01, 0.05, 0.03],
+...     "null_std": [0.01, 0.01, 0.01, 0.01]}))
+>>> cost_c_grid(fitted, n=3)
+[0.0, 2.5, 4.0]
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["cost_c_limits", "cost_c_grid"]
+
+
+def cost_c_limits(sampler) -> pd.Series:
+    """The ``cost_c`` up to which each batch a fit kept wins the cost duel.
+
+    Parameters
+    ----------
+    sampler : TeamTrimSampler
+        Fitted, with the cost stage among its ``qc`` stages.
+
+    Returns
+    -------
+    limits : pandas.Series
+        ``delta / null_std`` of each batch of ``qc_report_`` that kept a row
+        and met the cost duel, indexed like the report, sorted ascending.
+        At a ``cost_c`` at or above a batch's limit the duel rejects it.
+    """
+    report = getattr(sampler, "qc_report_", None)
+    if report is None:
+        raise ValueError("cost_c_limits needs a fitted sampler: call fit_resample "
+                         "first.")
+    missing = {"kept", "delta", "null_std"} - set(report.columns)
+    if missing:
+        raise ValueError(f"qc_report_ lacks the columns {sorted(missing)}.")
+    duelled = (report["kept"] > 0) & np.isfinite(report["delta"].astype(float)) \
+        & (report["null_std"].astype(float) > 0)
+    rows = report[duelled]
+    limits = rows["delta"].astype(float) / rows["null_std"].astype(float)
+    return limits.sort_values()
+
+
+def cost_c_grid(sampler, n: int = 4) -> list:
+    """Values of ``cost_c`` that each keep a different set of a fit's batches.
+
+    The first value is the fit's own ``cost_c`` (every batch it kept); each
+    further value lies midway between two neighbouring limits
+    (:func:`cost_c_limits`), so it rejects the batches with the lower limits
+    and keeps the others. The cuts are spread evenly over the kept batches
+    and the strongest batch is kept by every value, unless the fit kept
+    fewer than ``n`` batches: then the last value lies half a null std above
+    the highest limit and rejects them all. Values are rounded to two
+    decimals where that keeps them strictly between their limits.
+
+    Fit once with a permissive ``cost_c`` (the default 0, or below), then
+    search the values returned. They are exact for the fit they are read
+    from; a candidate that rejects a batch changes the data that later
+    batches are duelled against, and the folds of a search hold other
+    batches, so there they mark where the rows change rather than fix it.
+
+    Parameters
+    ----------
+    sampler : TeamTrimSampler
+        Fitted, with the cost stage among its ``qc`` stages.
+    n : int, default=4
+        Values wanted; fewer are returned (with a warning) when the fit kept
+        fewer than ``n - 1`` batches.
+
+    Returns
+    -------
+    values : list of float
+        Ascending, distinct, starting at ``sampler.cost_c``.
+
+    Raises
+    ------
+    ValueError
+        When ``n`` is not an int of at least 2, or no batch of the fit met
+        the cost duel (fit with a lower ``cost_c`` or more ``max_batches``).
+    """
+    if not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 2):
+        raise ValueError(f"n must be an int >= 2; got {n!r}.")
+    limits = np.unique(cost_c_limits(sampler).to_numpy())
+    c0 = float(sampler.cost_c)
+    limits = limits[limits > c0]
+    k = len(limits)
+    if k == 0:
+        raise ValueError(
+            "No batch of this fit kept a row through the cost duel, so no value of "
+            "cost_c changes which batches it keeps. Fit with a lower cost_c (e.g. "
+            "-1) or a larger max_batches, or leave cost_c as it is.")
+    if k >= n:
+        cuts = np.unique(np.round(np.linspace(0, k - 1, n)).astype(int))
+    else:
+        cuts = np.arange(min(n, k + 1))
+    values = []
+    for m in cuts:
+        if m == 0:
+            values.append(c0)
+        elif m < k:
+            values.append(_short(limits[m - 1], limits[m]))
+        else:
+            values.append(_short(limits[-1], limits[-1] + 1.0))
+    if len(values) < n:
+        warnings.warn(f"The fit kept {k} batch(es) through the cost duel, so only "
+                      f"{len(values)} values of cost_c keep different sets of them "
+                      f"(asked for {n}).", UserWarning, stacklevel=2)
+    return values
+
+
+def _short(lo: float, hi: float) -> float:
+    """The midpoint of ``(lo, hi)``, to two decimals if still strictly inside."""
+    mid = (float(lo) + float(hi)) / 2
+    short = round(mid, 2)
+    return short if lo < short < hi else mid

@@ -1,0 +1,80 @@
+"""cost_c_grid: values of cost_c read from a fit's qc_report_.
+
+Most tests use ``fitted``, a labelled stand-in for a fitted sampler (its
+``cost_c`` and a hand-written ``qc_report_``); the last runs the sampler with
+``model="test::uniform"`` (the grammar-only test double) and the real QC.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skteam import TeamTrimSampler
+from skteam.tuning import cost_c_grid, cost_c_limits
+
+
+def fitted(limits, cost_c=0.0, rejected=()):
+    """Stand-in for a fitted sampler whose kept batches have these limits."""
+    std = 0.02
+    rows = [{"kept": 10, "delta": lim * std, "null_std": std} for lim in limits]
+    rows += [{"kept": 0, "delta": lim * std, "null_std": std} for lim in rejected]
+    rows.append({"kept": 10, "delta": np.nan, "null_std": np.nan})  # no duel
+    return SimpleNamespace(cost_c=cost_c, qc_report_=pd.DataFrame(rows))
+
+
+def test_limits_are_delta_over_null_std_of_the_kept_batches():
+    limits = cost_c_limits(fitted([2.4, 1.8, 2.7], rejected=[0.3, 5.0]))
+    np.testing.assert_allclose(limits.to_numpy(), [1.8, 2.4, 2.7])
+
+
+@pytest.mark.parametrize("limits", [[1.8, 2.4, 2.7, 3.1, 0.4, 0.9, 5.0],
+                                    [0.5, 0.6, 0.7, 0.8]])
+def test_each_value_keeps_a_different_set_of_the_batches(limits):
+    values = cost_c_grid(fitted(limits, cost_c=0.0), n=4)
+    assert values[0] == 0.0 and len(values) == 4
+    assert values == sorted(values) and len(set(values)) == 4
+    kept = [frozenset(lim for lim in limits if lim > c) for c in values]
+    assert len(set(kept)) == 4
+    # every value keeps the strongest batch, none sits on a limit
+    assert all(max(limits) in k for k in kept)
+    assert not set(values) & set(limits)
+
+
+def test_fewer_kept_batches_than_values_warns_and_rejects_all_last():
+    with pytest.warns(UserWarning, match=r"kept 2 batch\(es\).*only 3 values"):
+        values = cost_c_grid(fitted([1.0, 2.0], cost_c=-0.5), n=4)
+    assert values == [-0.5, 1.5, 2.5]
+
+
+def test_no_kept_batch_or_bad_input_says_what_to_do():
+    with pytest.raises(ValueError, match="lower cost_c"):
+        cost_c_grid(fitted([], rejected=[0.5]))
+    with pytest.raises(ValueError, match="n must be an int >= 2"):
+        cost_c_grid(fitted([1.0]), n=1)
+    with pytest.raises(ValueError, match="fitted sampler"):
+        cost_c_grid(TeamTrimSampler())
+
+
+@pytest.mark.filterwarnings("ignore:TeamTrimSampler could not fill")
+def test_values_change_the_rows_of_a_real_fit():
+    """Test double model (test::uniform), real QC: each value returns other rows."""
+    rng = np.random.default_rng(0)
+    n = 60
+    X = pd.DataFrame({"a": np.round(rng.normal(size=n), 2),
+                      "b": np.round(rng.normal(size=n), 2)})
+    y = (X["a"] + 0.5 * rng.normal(size=n) > 0.9).astype(int).to_numpy()
+    params = dict(model="test::uniform", verbose=0, cost_null_draws=50, random_state=0,
+                  qc=("sanity", "cost"), on_shortfall="warn", batch_size=5,
+                  max_batches=40)
+    sampler = TeamTrimSampler(cost_c=-3.0, **params)
+    sampler.fit_resample(X, y)
+    values = cost_c_grid(sampler, n=3)
+    assert values[0] == -3.0 and len(values) == 3
+    rows = []
+    for c in values:
+        s = TeamTrimSampler(cost_c=c, **params)
+        Xr, _ = s.fit_resample(X, y)
+        rows.append(pd.DataFrame(Xr)[s.synthetic_mask_].to_csv(index=False))
+    assert len(set(rows)) == 3
