@@ -1,8 +1,9 @@
 """cost_c_grid: values of cost_c read from a fit's qc_report_.
 
 Most tests use ``fitted``, a labelled stand-in for a fitted sampler (its
-``cost_c`` and a hand-written ``qc_report_``); the last runs the sampler with
-``model="test::uniform"`` (the grammar-only test double) and the real QC.
+``cost_c`` and a hand-written ``qc_report_``); one runs the sampler with
+``model="test::uniform"`` (the grammar-only test double) and the real QC, and
+a slow one (about 12 minutes of CPU) the bundled model with the default QC.
 """
 
 from types import SimpleNamespace
@@ -78,3 +79,31 @@ def test_values_change_the_rows_of_a_real_fit():
         Xr, _ = s.fit_resample(X, y)
         rows.append(pd.DataFrame(Xr)[s.synthetic_mask_].to_csv(index=False))
     assert len(set(rows)) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.filterwarnings("ignore:TeamTrimSampler could not fill")
+def test_values_change_the_rows_the_embedded_model_returns():
+    """The bundled model and the default QC: each value keeps other batches."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    X = data.data[["mean radius", "mean texture", "mean smoothness",
+                   "worst concavity"]].round(3)
+    y = 1 - data.target.to_numpy()  # malignant, the minority, as 1
+    rng = np.random.default_rng(0)
+    idx = np.r_[rng.choice(np.flatnonzero(y == 1), 10, replace=False),
+                rng.choice(np.flatnonzero(y == 0), 40, replace=False)]
+    X, y = X.iloc[idx].reset_index(drop=True), y[idx]
+    params = dict(random_state=0, verbose=0, sampling_strategy={1: 30})
+    sampler = TeamTrimSampler(**params)
+    sampler.fit_resample(X, y)
+    values = cost_c_grid(sampler, n=3)
+    assert len(values) >= 2 and values[0] == 0.0
+    rows = []
+    for c in values:
+        s = TeamTrimSampler(cost_c=c, **params)
+        Xr, _ = s.fit_resample(X, y)
+        rows.append(Xr[s.synthetic_mask_].to_csv(index=False))
+    assert len(set(rows)) == len(values)
