@@ -101,6 +101,10 @@ def cost_c_grid(sampler, n: int = 4) -> list:
     if not (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 2):
         raise ValueError(f"n must be an int >= 2; got {n!r}.")
     limits = np.unique(cost_c_limits(sampler).to_numpy())
+    if not np.isfinite(sampler.qc_report_["delta"].astype(float)).any():
+        raise ValueError(
+            "This fit ran no cost duel (no batch has a delta), so cost_c changed "
+            "nothing: fit with 'cost' among the qc stages (the default).")
     c0 = float(sampler.cost_c)
     limits = limits[limits > c0]
     k = len(limits)

@@ -52,6 +52,10 @@ def test_fewer_kept_batches_than_values_warns_and_rejects_all_last():
 def test_no_kept_batch_or_bad_input_says_what_to_do():
     with pytest.raises(ValueError, match="lower cost_c"):
         cost_c_grid(fitted([], rejected=[0.5]))
+    no_duel = fitted([])
+    no_duel.qc_report_["delta"] = np.nan
+    with pytest.raises(ValueError, match="ran no cost duel.*'cost' among the qc"):
+        cost_c_grid(no_duel)
     with pytest.raises(ValueError, match="n must be an int >= 2"):
         cost_c_grid(fitted([1.0]), n=1)
     with pytest.raises(ValueError, match="fitted sampler"):
