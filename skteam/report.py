@@ -46,6 +46,7 @@ import pandas as pd
 
 from .qc.record import class_totals
 from .schema import _python
+from .utils._validation import check_fitted_sampler
 
 __all__ = [
     "qc_summary",
@@ -86,18 +87,9 @@ def _figure(**kwargs):
     return Figure(layout="constrained", **kwargs)
 
 
-def _check_fitted(sampler, *attrs):
-    missing = [a for a in attrs if not hasattr(sampler, a)]
-    if missing:
-        raise ValueError(
-            f"The sampler has no {', '.join(missing)}: call fit_resample(X, y) "
-            "before making a report."
-        )
-
-
 def _resampled_frame(sampler, X_res, y_res):
     """``X_res`` as a DataFrame named like ``schema_``, labels and the mask."""
-    _check_fitted(sampler, "schema_", "synthetic_mask_")
+    check_fitted_sampler(sampler, "schema_", "synthetic_mask_", what="A report")
     names = list(sampler.schema_.names)
     if isinstance(X_res, pd.DataFrame):
         frame = X_res.reset_index(drop=True)
@@ -144,7 +136,7 @@ def qc_summary(sampler) -> pd.DataFrame:
         ``after_diversity``,
         ``kept``, and ``acceptance`` (``kept / requested``).
     """
-    _check_fitted(sampler, "qc_report_")
+    check_fitted_sampler(sampler, "qc_report_", what="A report")
     report = sampler.qc_report_
     cols = ["batches", "batches_accepted", "requested", "parsed", "after_sanity",
             "after_curation", "after_cost", "after_diversity", "kept", "acceptance"]
@@ -184,7 +176,7 @@ def plot_qc_acceptance(sampler):
     -------
     fig : matplotlib.figure.Figure
     """
-    _check_fitted(sampler, "qc_report_")
+    check_fitted_sampler(sampler, "qc_report_", what="A report")
     report = sampler.qc_report_
     classes = list(dict.fromkeys(report["class"])) if len(report) else []
     n = max(1, len(classes))
@@ -442,7 +434,7 @@ def provenance_summary(sampler) -> pd.DataFrame:
         every column), ``copy_rate`` and ``median_distance`` (Gower distance
         to the closest training row).
     """
-    _check_fitted(sampler, "provenance_")
+    check_fitted_sampler(sampler, "provenance_", what="A report")
     prov = sampler.provenance_
     rows = []
     for c in pd.unique(prov["label"]):
@@ -480,7 +472,8 @@ def plot_provenance(sampler, X_res):
     """
     from .metrics import gower_distances
 
-    _check_fitted(sampler, "provenance_", "synthetic_mask_")
+    check_fitted_sampler(sampler, "provenance_", "synthetic_mask_",
+                         what="A report")
     frame = pd.DataFrame(np.asarray(X_res, dtype=object) if not isinstance(
         X_res, pd.DataFrame) else X_res).reset_index(drop=True)
     real = frame[~sampler.synthetic_mask_].reset_index(drop=True)
@@ -534,7 +527,7 @@ def save_report(sampler, X_res=None, y_res=None, out_dir="skteam-report", *,
         rows are given) after a complete fit, and ``"index"``
         (``index.html``, which shows everything).
     """
-    _check_fitted(sampler, "qc_report_")
+    check_fitted_sampler(sampler, "qc_report_", what="A report")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir={str(out)!r} exists and is not a directory.")

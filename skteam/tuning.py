@@ -29,6 +29,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .utils._validation import check_fitted_sampler
+
 __all__ = ["cost_c_limits", "cost_c_grid"]
 
 
@@ -47,10 +49,8 @@ def cost_c_limits(sampler) -> pd.Series:
         and met the cost duel, indexed like the report, sorted ascending.
         At a ``cost_c`` at or above a batch's limit the duel rejects it.
     """
-    report = getattr(sampler, "qc_report_", None)
-    if report is None:
-        raise ValueError("cost_c_limits needs a fitted sampler: call fit_resample "
-                         "first.")
+    check_fitted_sampler(sampler, "qc_report_", what="cost_c_limits")
+    report = sampler.qc_report_
     missing = {"kept", "delta", "null_std"} - set(report.columns)
     if missing:
         raise ValueError(f"qc_report_ lacks the columns {sorted(missing)}.")

@@ -148,6 +148,19 @@ def check_device(device: str) -> str:
     return device
 
 
+def check_fitted_sampler(sampler, *attrs, what: str) -> None:
+    """ValueError naming the fitted attributes that ``sampler`` lacks.
+
+    ``what`` names the caller in the message (``"A report"``).
+    """
+    missing = [a for a in attrs if not hasattr(sampler, a)]
+    if missing:
+        raise ValueError(
+            f"{what} needs a fitted sampler, but this one has no "
+            f"{', '.join(missing)}: call fit_resample(X, y) first."
+        )
+
+
 def check_cache_dir(cache_dir) -> None:
     """ValueError when ``cache_dir`` names an existing file."""
     if cache_dir is not None and os.path.exists(cache_dir) and (
