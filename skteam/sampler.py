@@ -38,7 +38,7 @@ from .team.bounds import log_bindings
 from .team.context import fit_examples
 from .team.generation import GenerationTuning
 from .team.labeler import ClassifierLabeler
-from .team.planning import NAMED_PLANS
+from .team.planning import is_user_plan
 from .utils import derive_seed, resolve_seed, seed_estimator
 from .utils._docstring import QC_DOCSTRINGS, Substitution
 from .utils._frames import as_text_frame, restore_dtypes, to_array, training_schema
@@ -493,8 +493,7 @@ class TeamTrimSampler(BaseOverSampler):
         thresholds or quotas share the plan as they share the stream.
         """
         key = None
-        named = isinstance(self.plan, str) and self.plan in NAMED_PLANS
-        if self.plan is None or named:
+        if not is_user_plan(self.plan):
             key = fingerprint(X_df, y, self.schema_.to_dict(),
                               model_token(str(self.model), backend), self.plan,
                               [c.text for c in constraints], seed, generates)

@@ -22,6 +22,11 @@ from .reorder import plan_for_constraints
 NAMED_PLANS = ("data", "steps", "single")
 
 
+def is_user_plan(plan) -> bool:
+    """Whether ``plan`` is the user's own (roles or a file), used as given."""
+    return plan is not None and not (isinstance(plan, str) and plan in NAMED_PLANS)
+
+
 def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: int,
               manager: bool = True, usage=None) -> Plan:
     """The plan of one fit: the user's, else the task manager's or the fallback.
@@ -69,7 +74,7 @@ def make_plan(backend, schema, X, y=None, *, plan=None, constraints=(), seed: in
     if named == "single":
         return Plan((Role("Whole rows", tuple(schema.names)),), (), source="single",
                     repairs=("plan='single': one role writes every feature",))
-    if plan is not None and named is None:
+    if is_user_plan(plan):
         return load_plan(plan, schema)
 
     def meaning():  # embeds the feature texts only if a data plan is built
