@@ -29,7 +29,7 @@ space separated; any harness method is accepted):
   0, the default, named for the CSVs of runs that compared it), no
   diversity stage, ``diversity_threshold=0.15``, the label worker,
   classifier labels, temperature 0.5 and 1.1, 4 examples per prompt,
-  residual-aware examples) and the team's baseline, one prompt writing
+  residual-aware examples, anchor bands of 0.5 and 1) and the team's baseline, one prompt writing
   whole rows (``plan="single"``, with and without QC);
 - on request the harness's variants (``skteam``, ``skteam (no QC)``,
   ``skteam (target labels)``, ``--ablation`` ...), which use the label worker
@@ -110,6 +110,8 @@ LEVERS = {
     "skteam (4 examples)": (QC3, {"n_examples": 4}),
     "skteam (residual examples)": (QC3, {"examples": "residual"}),
     "skteam (signs=free)": (QC3, {"signs": "free"}),
+    "skteam (band 0.5)": (QC3, {"anchor_band": 0.5}),
+    "skteam (band 1)": (QC3, {"anchor_band": 1.0}),
     "skteam (single prompt)": (QC3, {"plan": "single"}),
     "skteam (single prompt, no QC)": ((), {"plan": "single"}),
 }

@@ -160,6 +160,14 @@ class TeamTrimSampler(BaseOverSampler):
         models drop minus signs: at temperature 0.8 the bundled model wrote
         0–30 % negative values where 40–65 % of the real values were); the
         model writes the magnitudes. ``"free"``: the model writes the signs too.
+    anchor_band : float or None, default=None
+        Holds each numeric cell of a generated row near a real row of its
+        class: the row draws an anchor (as for ``signs``) and the grammar
+        keeps each numeric cell within ``anchor_band`` standard deviations
+        (of that column among the class's real rows) of the anchor's value;
+        the model chooses the value inside that band and writes the
+        categorical cells. Small models drift on the columns that separate
+        the classes (see ``docs/method.md``, *Anchor bands*). None: no band.
     temperature : float, default=0.8
         Sampling temperature of the workers.
     labeling : {"auto", "worker", "target", "classifier"}, default="auto"
@@ -271,6 +279,7 @@ class TeamTrimSampler(BaseOverSampler):
         "n_examples": [Interval(numbers.Integral, 1, None, closed="left")],
         "examples": [StrOptions({"random", "residual"})],
         "signs": [StrOptions({"anchored", "free"})],
+        "anchor_band": [Interval(numbers.Real, 0, None, closed="left"), None],
         "temperature": [Interval(numbers.Real, 0, None, closed="left")],
         "labeling": [StrOptions({"auto", "worker", "target", "classifier"})],
         "cache_dir": [str, os.PathLike, None],
@@ -302,6 +311,7 @@ class TeamTrimSampler(BaseOverSampler):
         n_examples=8,
         examples="random",
         signs="anchored",
+        anchor_band=None,
         temperature=0.8,
         labeling="auto",
         cache_dir=None,
@@ -329,6 +339,7 @@ class TeamTrimSampler(BaseOverSampler):
         self.n_examples = n_examples
         self.examples = examples
         self.signs = signs
+        self.anchor_band = anchor_band
         self.temperature = temperature
         self.labeling = labeling
         self.cache_dir = cache_dir
@@ -543,6 +554,7 @@ class TeamTrimSampler(BaseOverSampler):
             n_examples=fit.n_examples, n_label_examples=fit.n_label_examples,
             labeling=labeling, temperature=self.temperature, constraints=constraints,
             tuning=self._generation_tuning, examples=self.examples, signs=self.signs,
+            anchor_band=self.anchor_band,
         )
 
     def _record_fit(self, loop, generator, started):

@@ -10,6 +10,7 @@ which the row grammar enforces.
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -161,6 +162,55 @@ def sign_bounds(specs, negative) -> list:
         for s in signed:
             if s.name in row:
                 low, high = (s.low, -s.step) if row[s.name] else (0, s.high)
+                bounds[s.name] = _written_range(s, low, high)
+        out.append(bounds)
+    return out
+
+
+def band_bounds(specs, centres, width: float) -> list:
+    """Per-row ranges that hold each numeric cell near the row's anchor.
+
+    A small model drifts: on columns that separate the classes best it
+    writes values halfway to the other class's (``benchmarks/README.md``,
+    *Anchor bands*). A row anchored on a real row of its class may write
+    each numeric cell within ``width`` of the class's standard deviations
+    of the anchor's value; the model still chooses where in that band.
+
+    Parameters
+    ----------
+    specs : sequence of FeatureSpec
+        The role's columns (categorical ones are left free).
+    centres : sequence of dict
+        One dict per row: numeric column -> ``(anchor value, spread)``
+        (:meth:`ExamplePool.centre <skteam.team.examples.ExamplePool.centre>`).
+    width : float
+        Half-width of the band in spreads (``anchor_band``).
+
+    Returns
+    -------
+    bounds : list of dict
+        One dict per row: column name -> ``(low, high)``: the band inside
+        the column's own range, rounded inwards to the column's grid but
+        never excluding the anchor's value; columns the band does not
+        narrow are left out.
+    """
+    numeric = [s for s in specs if s.kind != "categorical"
+               and s.low is not None and s.high is not None]
+    out = []
+    for centre in centres:
+        bounds = {}
+        for s in numeric:
+            if s.name not in centre:
+                continue
+            value, spread = centre[s.name]
+            step = s.step
+            value = min(max(round(value / step) * step, s.low), s.high)
+            half = width * spread
+            # inwards to the grid (a small tolerance for float division)
+            low = max(s.low, math.ceil((value - half) / step - 1e-9) * step)
+            high = min(s.high, math.floor((value + half) / step + 1e-9) * step)
+            low, high = min(low, value), max(high, value)
+            if low > s.low or high < s.high:
                 bounds[s.name] = _written_range(s, low, high)
         out.append(bounds)
     return out

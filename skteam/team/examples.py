@@ -73,6 +73,12 @@ class ExamplePool:
                 self.scale[s.name] = span if span > 0 else 1.0
         self.coords = {s.name: self._coords(s, X[s.name].tolist())
                        for s in schema.features}
+        # numeric values, and each class's spread of them (anchor bands)
+        self.numbers = {s.name: pd.to_numeric(X[s.name], errors="coerce")
+                        .to_numpy(dtype=float) for s in schema.features
+                        if s.kind != "categorical"}
+        self.spread = {c: {n: _spread(v[idx], v) for n, v in self.numbers.items()}
+                       for c, idx in self.by_class.items()}
         # numeric columns whose real values take both signs
         self.signed = [s.name for s in schema.features if s.kind != "categorical"
                        and np.nanmin(self.coords[s.name], initial=0) < 0
@@ -168,6 +174,27 @@ class ExamplePool:
         return {n: bool(self.coords[n][i] < 0) for n in self.signed
                 if not np.isnan(self.coords[n][i])}
 
+    def centre(self, i: int, target_class) -> dict:
+        """The value of each numeric column of real row ``i``, with its spread.
+
+        Parameters
+        ----------
+        i : int
+            A row index into the pool (an anchor).
+        target_class : object
+            The class whose spread is given.
+
+        Returns
+        -------
+        centre : dict
+            Numeric column -> ``(value, spread)``: the row's value and the
+            standard deviation of the column among the class's real rows (of
+            all real rows where the class has fewer than two distinct
+            values; 0 for a constant column). Missing values are left out.
+        """
+        return {n: (float(v[i]), self.spread[target_class][n])
+                for n, v in self.numbers.items() if not np.isnan(v[i])}
+
     def nearest(self, rng: np.random.Generator, k: int, target_class, names,
                 rows) -> np.ndarray:
         """Up to ``k`` distinct rows of a class, nearest to ``rows`` on ``names``.
@@ -250,3 +277,12 @@ class ExamplePool:
                 d = np.minimum(np.abs(gen[:, None] - real[None, :]), 1.0)
             dist = dist + np.where(np.isnan(d), 1.0, d)
         return dist / len(columns)
+
+
+def _spread(values: np.ndarray, every: np.ndarray) -> float:
+    """Standard deviation of ``values`` (ddof=1), else of ``every``, else 0."""
+    for v in (values, every):
+        v = v[~np.isnan(v)]
+        if len(np.unique(v)) > 1:
+            return float(np.std(v, ddof=1))
+    return 0.0

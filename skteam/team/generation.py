@@ -78,7 +78,7 @@ class TeamGenerator:
         Rows per batch (``n_b``).
     seed : int
         The fit's base seed; row groups are keyed on
-        ``(seed, 10, class index, batch, group)``, the sign anchors of a batch
+        ``(seed, 10, class index, batch, group)``, the anchors of a batch
         on ``(seed, 11, class index, batch)``.
     n_examples, n_label_examples : int
         Real rows in each role worker's and label worker's prompt.
@@ -104,6 +104,10 @@ class TeamGenerator:
         Whether each row's signed columns take the signs of a real row of
         its class (the grammar enforces them) or the model writes the signs
         (:func:`~skteam.team.workers.generate_features`).
+    anchor_band : float or None, default=None
+        Each row's numeric cells are held within this many of the class's
+        standard deviations of its anchor's values
+        (:func:`~skteam.team.bounds.band_bounds`); None: no band.
 
     Attributes
     ----------
@@ -116,7 +120,7 @@ class TeamGenerator:
     def __init__(self, backend, schema, plan, pool, *, batch_size, seed, n_examples,
                  n_label_examples, labeling, temperature, constraints=(),
                  tuning=None, max_upstream_features=MAX_UPSTREAM_FEATURES,
-                 examples="random", signs="anchored"):
+                 examples="random", signs="anchored", anchor_band=None):
         self.backend, self.schema, self.plan, self.pool = backend, schema, plan, pool
         self.batch_size, self.seed, self.temperature = batch_size, seed, temperature
         self.n_examples, self.n_label_examples = n_examples, n_label_examples
@@ -129,6 +133,7 @@ class TeamGenerator:
         if signs not in ("anchored", "free"):
             raise ValueError(f"signs={signs!r}; use 'anchored' or 'free'.")
         self.signs = signs
+        self.anchor_band = None if anchor_band is None else float(anchor_band)
         # the stream hands a residual-aware generator the class's earlier rows
         self.uses_history = examples == "residual"
         # part of a chunk can be made alone unless examples depend on the
@@ -172,6 +177,8 @@ class TeamGenerator:
               if self.max_upstream_features != MAX_UPSTREAM_FEATURES else []),
             *([{"examples": self.examples}] if self.examples != "random" else []),
             *([{"signs": self.signs}] if self.signs != "anchored" else []),
+            *([{"anchor_band": self.anchor_band}] if self.anchor_band is not None
+              else []),
         )
 
     def rows_per_prompt(self, n_batches: int) -> int:
@@ -215,7 +222,7 @@ class TeamGenerator:
                                        1e-3)}
                    if self.examples == "residual" else None)
         anchors = (self._anchors(target, first, n_batches, groups, k)
-                   if self.signs == "anchored" else None)
+                   if self._anchored else None)
         values = self._features(target, keys, k, local, shown, weights, anchors)
         labels = self._labels(target, values, keys, k, local, shown)
         # a row whose label answer did not parse is lost like a feature row
@@ -226,7 +233,9 @@ class TeamGenerator:
         self.rows_generated += n * n_batches
         share = {key: v / n_batches for key, v in local.as_dict().items()}
         names = self.schema.names
-        anchored = anchors is not None and bool(self.pool.signed)
+        # a row's anchor is recorded where it held some cell of the row
+        anchored = anchors is not None and (
+            self.anchor_band is not None or bool(self.pool.signed))
         batches = []
         for b in range(n_batches):
             # rows beyond the batch size (last group of a batch) are not used
@@ -243,11 +252,16 @@ class TeamGenerator:
             ))
         return batches
 
+    @property
+    def _anchored(self) -> bool:
+        """Whether rows are anchored on real rows (their signs or a band)."""
+        return self.signs == "anchored" or self.anchor_band is not None
+
     def _anchors(self, target, first, n_batches, groups, k) -> list:
         """The anchor of every row, group-major: distinct within a batch where
         the class has enough real rows, drawn per batch (keyed on its index)."""
         if not len(self.pool.by_class[target]):
-            return None  # no real row of the class to take signs from
+            return None  # no real row of the class to anchor on
         c = self._class_index[target]
         per_batch = {b: self.pool.anchors(derive_rng(self.seed, 11, c, first + b),
                                           self.batch_size + k, target)
@@ -263,6 +277,7 @@ class TeamGenerator:
             temperature=self.temperature, constraints=self.constraints,
             usage=usage, shown=shown, max_upstream_features=self.max_upstream_features,
             root_weights=root_weights, anchors=anchors,
+            anchor_signs=self.signs == "anchored", anchor_band=self.anchor_band,
         )
         usage.add(parse_failures=failures)
         if conflicts:

@@ -11,7 +11,8 @@ from ..schema import Schema
 from ..utils import derive_rng, derive_seed
 from . import prompts
 from ._batching import MAX_PROMPTS_PER_CALL, check_answers, chunks
-from .bounds import bounding_constraints, cell_bounds, intersect_bounds, sign_bounds
+from .bounds import (band_bounds, bounding_constraints, cell_bounds, intersect_bounds,
+                     sign_bounds)
 from .examples import WORKER_EXAMPLE_CELLS, ExamplePool, examples_for_width
 from .plan import Plan
 
@@ -99,6 +100,8 @@ def generate_features(
     max_upstream_features: int | None = MAX_UPSTREAM_FEATURES,
     root_weights=None,
     anchors=None,
+    anchor_signs: bool = True,
+    anchor_band: float | None = None,
 ):
     """Generate the feature values of ``len(targets) * rows_per_prompt`` rows.
 
@@ -169,10 +172,18 @@ def generate_features(
         real rows. None: drawn uniformly.
     anchors : sequence of int, default=None
         One real row per row (a position in the pool, e.g. from
-        :meth:`ExamplePool.anchors`): the grammar gives each of the row's
-        signed columns (:attr:`ExamplePool.signed`) its anchor's sign
-        (:func:`sign_bounds`; a constraint's range wins where the two do
-        not meet). None: the model writes the signs.
+        :meth:`ExamplePool.anchors`), which ``anchor_signs`` and
+        ``anchor_band`` hold the row to. None: no anchor; the model writes
+        the signs.
+    anchor_signs : bool, default=True
+        With ``anchors``: the grammar gives each of the row's signed columns
+        (:attr:`ExamplePool.signed`) its anchor's sign (:func:`sign_bounds`;
+        a constraint's range wins where the two do not meet).
+    anchor_band : float or None, default=None
+        With ``anchors``: each numeric cell of a row is held within this
+        many standard deviations (of the column among the class's real
+        rows) of its anchor's value (:func:`band_bounds`; a constraint's
+        range wins where the two do not meet). None: no band.
 
     Returns
     -------
@@ -198,7 +209,9 @@ def generate_features(
     parents_of = {r.name: shown_upstream(plan, r.name, max_upstream_features)
                   for r in plan.roles}
     negative = ([pool.negative(i) for i in anchors]
-                if anchors is not None and pool.signed else None)
+                if anchors is not None and anchor_signs and pool.signed else None)
+    centres = ([pool.centre(a, targets[r // k]) for r, a in enumerate(anchors)]
+               if anchors is not None and anchor_band is not None else None)
     conflicts = 0
     shown_root: dict = {}  # (class, root role) -> times each real row was shown
     for level in plan.levels():
@@ -240,6 +253,9 @@ def generate_features(
                 bounds, n_conflicts = cell_bounds(
                     binding.get(role_name, {}), specs, [values[r] for r in rows])
                 conflicts += n_conflicts
+                if centres is not None:
+                    bounds = intersect_bounds(bounds, band_bounds(
+                        specs, [centres[r] for r in rows], anchor_band))
                 if negative is not None:
                     bounds = intersect_bounds(bounds, sign_bounds(
                         specs, [negative[r] for r in rows]))
