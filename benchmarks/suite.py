@@ -29,8 +29,8 @@ space separated; any harness method is accepted):
   0, the default, named for the CSVs of runs that compared it), no
   diversity stage, ``diversity_threshold=0.15``, the label worker,
   classifier labels, temperature 0.5 and 1.1, 4 examples per prompt,
-  residual-aware examples, anchor bands of 0.5 and 1) and the team's baseline, one prompt writing
-  whole rows (``plan="single"``, with and without QC);
+  residual-aware examples, anchor bands of 0.5 and 1) and the team's
+  baseline, one prompt writing whole rows (``plan="single"``, with and without QC);
 - on request the harness's variants (``skteam``, ``skteam (no QC)``,
   ``skteam (target labels)``, ``--ablation`` ...), which use the label worker
   (or target labels) and ``on_shortfall="warn"``.

@@ -208,8 +208,9 @@ class TeamTrimSampler(BaseOverSampler):
         One row per generated row of the returned data, in output order:
         its position ``row``, ``batch``, ``target_class``, ``label``,
         ``label_source``, ``examples`` (training rows its workers saw),
-        ``sign_anchor`` (the training row whose signs it took; NaN where no
-        column takes both signs or ``signs="free"``), ``nearest_train`` /
+        ``sign_anchor`` (the training row whose signs it took, and whose
+        band held its numbers under ``anchor_band``; NaN where neither
+        applies), ``nearest_train`` /
         ``nearest_distance`` (Gower), ``copy``, ``status`` (``accepted`` /
         ``filled``), ``cost``, ``in_window``, and its batch's ``delta``,
         ``tau``, ``entropy_gain``.

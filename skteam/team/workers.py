@@ -11,8 +11,13 @@ from ..schema import Schema
 from ..utils import derive_rng, derive_seed
 from . import prompts
 from ._batching import MAX_PROMPTS_PER_CALL, check_answers, chunks
-from .bounds import (band_bounds, bounding_constraints, cell_bounds, intersect_bounds,
-                     sign_bounds)
+from .bounds import (
+    band_bounds,
+    bounding_constraints,
+    cell_bounds,
+    intersect_bounds,
+    sign_bounds,
+)
 from .examples import WORKER_EXAMPLE_CELLS, ExamplePool, examples_for_width
 from .plan import Plan
 

@@ -5,6 +5,7 @@ import pandas as pd
 from skteam import Schema
 from skteam.constraints import parse_constraint
 from skteam.team.bounds import (
+    band_bounds,
     bounding_constraints,
     cell_bounds,
     intersect_bounds,
@@ -82,3 +83,42 @@ def test_intersect_bounds_keeps_the_first_range_where_they_do_not_meet():
     assert intersect_bounds(first, second) == [
         {"a": (3, 5), "b": (-1, 0)}, {"a": (2, 5)}, {"b": (0, 1)}]
     assert first == [{"a": (0, 5)}, {"a": (2, 5)}, {}]  # inputs unchanged
+
+
+# -- bands around an anchor row (pure logic, no model) ------------------------
+
+BANDED = Schema.infer(pd.DataFrame({
+    "kids": [0, 3], "income": [7.1875, 11.5], "z": [-2.5, 1.25], "sex": ["f", "m"]}))
+
+
+def test_band_bounds_hold_numbers_near_the_anchor_on_the_columns_grid():
+    specs = [BANDED["kids"], BANDED["income"], BANDED["z"], BANDED["sex"]]
+    centres = [{"kids": (1.0, 1.07), "income": (10.5580, 0.3), "z": (-2.4, 5.0)},
+               {"kids": (3.0, 4.0), "income": (7.2, 2.0)},
+               {}]
+    bounds = band_bounds(specs, centres, 0.5)
+    # 1 ± 0.535 holds one integer; a half-width under one step keeps the anchor's
+    assert bounds[0]["kids"] == (1, 1)
+    assert all(isinstance(v, int) for v in bounds[0]["kids"])
+    # 10.558 ± 0.15, rounded inwards to the column's 4 decimals
+    assert bounds[0]["income"] == (10.408, 10.708)
+    # clipped to the column's own range below; -2.4 + 2.5 above
+    assert bounds[0]["z"] == (BANDED["z"].low, 0.1)
+    # 3 ± 2 is wider than the column's range above the anchor: only the low end
+    assert bounds[1]["kids"] == (1, 3)
+    assert bounds[1]["income"] == (BANDED["income"].low, 8.2)
+    assert "sex" not in bounds[0] and "z" not in bounds[1]  # categories stay free
+    assert bounds[2] == {}  # an anchor without values leaves the row free
+    # a band wider than the column's range narrows nothing
+    assert band_bounds([BANDED["kids"]], [{"kids": (1.0, 10.0)}], 1.0) == [{}]
+    # a zero width (or spread) keeps the anchor's own value
+    assert band_bounds([BANDED["income"]], [{"income": (9.0, 0.3)}], 0.0) == [
+        {"income": (9.0, 9.0)}]
+
+
+def test_band_bounds_never_exclude_the_anchor_value():
+    # an anchor value off the column's grid is rounded onto it first
+    [b] = band_bounds([BANDED["kids"]], [{"kids": (1.4, 0.2)}], 0.5)
+    assert b["kids"] == (1, 1)
+    [b] = band_bounds([BANDED["income"]], [{"income": (10.00004, 0.00001)}], 1.0)
+    assert b["income"][0] <= 10.0 <= b["income"][1]

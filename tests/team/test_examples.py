@@ -114,3 +114,16 @@ def test_signed_columns_and_anchors():
     a = pool.anchors(rng, 7, 0)
     assert len(a) == 7 and set(a) == {0, 1, 2}
     assert sorted(a[:3]) == [0, 1, 2] and sorted(a[3:6]) == [0, 1, 2]
+
+
+def test_centre_gives_the_anchor_value_and_its_class_spread():
+    X = pd.DataFrame({"x": [1.0, 3.0, 5.0, 10.0, 10.0, 10.0],
+                      "k": [0, 0, 0, 1, 2, 3], "c": list("abcabc")})
+    y = np.array([0, 0, 0, 1, 1, 1])
+    pool = ExamplePool(Schema.infer(X, pd.Series(y)), X, y)
+    every = {n: pytest.approx(np.std(X[n], ddof=1)) for n in ("x", "k")}
+    # k is constant in class 0, x in class 1: the spread of every real row
+    # stands in for the class's
+    assert pool.centre(1, 0) == {"x": (3.0, 2.0), "k": (0.0, every["k"])}
+    assert pool.centre(3, 1) == {"x": (10.0, every["x"]), "k": (1.0, 1.0)}
+    assert "c" not in pool.centre(0, 0)  # categories have no centre

@@ -125,3 +125,32 @@ def test_a_batch_takes_the_signs_of_distinct_real_rows(uniform_backend):
 def test_no_sign_anchors_are_recorded_without_a_signed_column(uniform_backend):
     # X's only number, age, is positive: the anchors decide nothing
     assert all(b.sign_anchors == [] for b in _generator(uniform_backend)(1, 0, 2))
+
+
+def test_banded_rows_stay_near_their_recorded_anchors(uniform_backend):
+    Xb = pd.DataFrame({"income": [10.5, 11.0, 9.0, 12.0] * 3,
+                       "kids": [0, 1, 2, 3] * 3, "sex": X["sex"]})
+    schema = Schema.infer(Xb, Y)
+    pool = ExamplePool(schema, Xb, Y)
+
+    def generator(**kw):
+        return TeamGenerator(uniform_backend, schema, fallback_plan(schema), pool,
+                             batch_size=4, seed=3, n_examples=2, n_label_examples=0,
+                             labeling="target", temperature=0.8, **kw)
+
+    banded = generator(anchor_band=0.25)
+    spread = {n: Xb[n][Y == 1].std() for n in ("income", "kids")}
+    for batch in banded(1, 0, 3):
+        # no column takes both signs, yet the band records each row's anchor
+        assert sorted(batch.sign_anchors) == list(np.flatnonzero(Y == 1))
+        for row, a in zip(batch.rows, batch.sign_anchors):
+            assert abs(row[0] - Xb["income"].iloc[a]) <= 0.25 * spread["income"] + 1e-9
+            assert row[1] == Xb["kids"].iloc[a]  # 0.25 * 1.29 holds no other integer
+    # without a band the test double writes numbers anywhere in the range
+    free = [row[0] for b in generator()(1, 0, 3) for row in b.rows]
+    assert max(free) - min(free) > 4 * 0.25 * spread["income"]
+    assert banded.stream_key(Xb, Y, "m", (2, 0)) != generator().stream_key(
+        Xb, Y, "m", (2, 0))
+    # signs="free" keeps the band's anchors
+    assert all(len(b.sign_anchors) == 4
+               for b in generator(anchor_band=0.25, signs="free")(1, 0, 2))

@@ -214,3 +214,25 @@ def test_real_model_rows_keep_the_sign_patterns_of_real_rows(embedded_backend):
     assert all(tuple(r) in real for r in (new < 0).to_numpy())
     # a real row for each generated row: the shares of negatives stay close
     assert (new < 0).to_numpy().mean() >= (X[y == 1] < 0).to_numpy().mean() - 0.15
+
+
+def test_real_model_rows_stay_in_the_bands_of_their_anchors(embedded_backend):
+    """anchor_band holds the bundled model's numbers near a real row's."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"income": rng.normal(10.5, 0.6, 40).round(3),
+                      "kids": rng.integers(0, 4, 40),
+                      "foreign": rng.choice(["no", "yes"], 40)})
+    y = np.array([0] * 28 + [1] * 12)
+    sampler = TeamTrimSampler(model=embedded_backend, qc=(), sampling_strategy={1: 18},
+                              batch_size=6, random_state=0, verbose=0,
+                              labeling="target", anchor_band=0.5)
+    Xr, _ = sampler.fit_resample(X, y)
+    new = Xr[sampler.synthetic_mask_].reset_index(drop=True)
+    anchors = sampler.provenance_["sign_anchor"].to_numpy()
+    assert len(new) == 6 and not np.isnan(anchors).any()
+    real = X.iloc[anchors.astype(int)].reset_index(drop=True)
+    assert (y[anchors.astype(int)] == 1).all()  # anchors of the row's class
+    half = 0.5 * X[y == 1][["income", "kids"]].std()
+    assert ((new["income"] - real["income"]).abs() <= half["income"] + 1e-9).all()
+    assert ((new["kids"] - real["kids"]).abs() <= half["kids"] + 1e-9).all()
+    assert set(new["foreign"]) <= {"no", "yes"}  # categories written by the model
