@@ -16,13 +16,13 @@ X = pd.DataFrame({"age": [20, 35, 50, 65] * 3, "sex": ["F", "M", "F", "M"] * 3})
 Y = np.array([0] * 8 + [1] * 4)
 
 
-def _generator(backend, **kw):
-    schema = Schema.infer(X, Y)
+def _generator(backend, data=X, **kw):
+    schema = Schema.infer(data, Y)
     args = dict(batch_size=4, seed=3, n_examples=2, n_label_examples=0,
                 labeling="target", temperature=0.8)
     args.update(kw)
     return TeamGenerator(backend, schema, fallback_plan(schema),
-                         ExamplePool(schema, X, Y), **args)
+                         ExamplePool(schema, data, Y), **args)
 
 
 def test_batches_have_their_index_class_and_size(uniform_backend):
@@ -99,13 +99,9 @@ def test_residual_examples_show_the_rows_the_history_covers_least(uniform_backen
 
 def test_a_batch_takes_the_signs_of_distinct_real_rows(uniform_backend):
     Xs = pd.DataFrame({"z": [-1.5, 2.0, -0.5, 1.0] * 3, "age": X["age"]})
-    schema = Schema.infer(Xs, Y)
-    pool = ExamplePool(schema, Xs, Y)
 
     def generator(**kw):
-        return TeamGenerator(uniform_backend, schema, fallback_plan(schema), pool,
-                             batch_size=4, seed=3, n_examples=2, n_label_examples=0,
-                             labeling="target", temperature=0.8, **kw)
+        return _generator(uniform_backend, data=Xs, **kw)
 
     # class 1 has 4 real rows, 2 of them negative: a batch of 4 anchors on all
     for batch in generator()(1, 0, 3):
@@ -130,13 +126,9 @@ def test_no_sign_anchors_are_recorded_without_a_signed_column(uniform_backend):
 def test_banded_rows_stay_near_their_recorded_anchors(uniform_backend):
     Xb = pd.DataFrame({"income": [10.5, 11.0, 9.0, 12.0] * 3,
                        "kids": [0, 1, 2, 3] * 3, "sex": X["sex"]})
-    schema = Schema.infer(Xb, Y)
-    pool = ExamplePool(schema, Xb, Y)
 
     def generator(**kw):
-        return TeamGenerator(uniform_backend, schema, fallback_plan(schema), pool,
-                             batch_size=4, seed=3, n_examples=2, n_label_examples=0,
-                             labeling="target", temperature=0.8, **kw)
+        return _generator(uniform_backend, data=Xb, **kw)
 
     banded = generator(anchor_band=0.25)
     spread = {n: Xb[n][Y == 1].std() for n in ("income", "kids")}
