@@ -170,8 +170,9 @@ def sign_bounds(specs, negative) -> list:
 def band_bounds(specs, centres, width: float) -> list:
     """Per-row ranges that hold each numeric cell near the row's anchor.
 
-    A small model drifts: on columns that separate the classes best it
-    writes values halfway to the other class's (``benchmarks/README.md``,
+    A small model drifts: on some training sets of the utility suite the
+    bundled model put a column that separates the classes 1-1.5 standard
+    deviations from its class's real rows (``benchmarks/README.md``,
     *Anchor bands*). A row anchored on a real row of its class may write
     each numeric cell within ``width`` of the class's standard deviations
     of the anchor's value; the model still chooses where in that band.
