@@ -63,22 +63,21 @@ class ExamplePool:
         }
         self.y = np.asarray(y)
         self.by_class = {c: np.flatnonzero(self.y == c) for c in schema.classes}
-        # Gower coordinates: numbers divided by their observed range (one scale
-        # per column, shared by real and generated rows), categories as codes
-        self.scale = {}
-        for s in schema.features:
-            if s.kind != "categorical":
-                x = pd.to_numeric(X[s.name], errors="coerce")
-                span = float(x.max() - x.min()) if x.notna().any() else 0.0
-                self.scale[s.name] = span if span > 0 else 1.0
-        self.coords = {s.name: self._coords(s, X[s.name].tolist())
-                       for s in schema.features}
-        # numeric values, and each class's spread of them (anchor bands)
+        # the numeric columns' values, and each class's spread of them (anchor
+        # bands)
         self.numbers = {s.name: pd.to_numeric(X[s.name], errors="coerce")
                         .to_numpy(dtype=float) for s in schema.features
                         if s.kind != "categorical"}
         self.spread = {c: {n: _spread(v[idx], v) for n, v in self.numbers.items()}
                        for c, idx in self.by_class.items()}
+        # Gower coordinates: numbers divided by their observed range (one scale
+        # per column, shared by real and generated rows), categories as codes
+        self.scale = {}
+        for name, x in self.numbers.items():
+            span = float(np.nanmax(x) - np.nanmin(x)) if (~np.isnan(x)).any() else 0.0
+            self.scale[name] = span if span > 0 else 1.0
+        self.coords = {s.name: self._coords(s, X[s.name].tolist())
+                       for s in schema.features}
         # numeric columns whose real values take both signs
         self.signed = [s.name for s in schema.features if s.kind != "categorical"
                        and np.nanmin(self.coords[s.name], initial=0) < 0
