@@ -354,14 +354,20 @@ class TrimLoop:
             totals = class_totals(report, c)
             worst = (totals[causes].idxmax() if totals[causes].max() > 0
                      else "none")
+            head = (f"class {_python(c)!r} got {self.quotas[c] - missing} of "
+                    f"{self.quotas[c]} rows after {totals['batches']} batches")
+            if worst == "none":
+                # nothing was lost: the batches allowed made too few rows
+                parts.append(
+                    f"{head} (no row was lost: its batches generated only "
+                    f"{totals['requested']} rows)" + self._stop_note(c))
+                continue
             detail = ", ".join(f"{int(totals[k])} {_LOSSES[k]}" for k in LOSS_COLUMNS
                                if totals[k] > 0)
             cause = _CAUSES[worst].format(labeller="classifier" if self.relabel
                                           else "label worker")
             parts.append(
-                f"class {_python(c)!r} got {self.quotas[c] - missing} of "
-                f"{self.quotas[c]} rows after {totals['batches']} batches (most "
-                f"rows lost to: {cause}; {totals['requested']} rows "
+                f"{head} (most rows lost to: {cause}; {totals['requested']} rows "
                 "generated for it" + (f": {detail}" if detail else "") + ")"
                 + self._stop_note(c)
             )
@@ -386,7 +392,6 @@ class TrimLoop:
 # How the shortfall message names the columns of qc_report_: the main cause,
 # and the count of each.
 _CAUSES = {
-    "none": "none",
     "parse_failures": "answers that could not be parsed",
     "relabelled": "the {labeller}, which put them in another class",
     "dropped_sanity": "the sanity stage",

@@ -24,8 +24,9 @@ Y = np.array([0] * 9 + [1] * 3)
 class FakeStream:
     """Test double of BatchStream: batch i of a class holds rows (i, j)."""
 
-    def __init__(self, n_rows=4, labels=None, fail_at=None):
+    def __init__(self, n_rows=4, labels=None, fail_at=None, failures=1):
         self.n_rows, self.labels, self.fail_at = n_rows, labels, fail_at
+        self.failures = failures
         self.calls, self.wants = [], []
 
     def get(self, target, index, produce, chunk, want=None):
@@ -36,8 +37,9 @@ class FakeStream:
         rows = [[float(index), j % 3] for j in range(self.n_rows)]
         labels = (self.labels(target, index) if self.labels
                   else [target] * self.n_rows)
-        return RawBatch(target=target, index=index, rows=rows, labels=labels,
-                        failures=1, usage={"output_tokens": 7}), index % 2 == 1
+        return (RawBatch(target=target, index=index, rows=rows, labels=labels,
+                         failures=self.failures, usage={"output_tokens": 7}),
+                index % 2 == 1)
 
 
 class FakeQC:
@@ -146,6 +148,16 @@ def test_raise_gives_the_main_cause_and_the_counts():
                        r"stage\)") as info:
         loop.finish(loop.report())
     assert info.value.got == {1: 0} and len(info.value.qc_report) == 2
+
+
+def test_a_budget_too_small_for_the_quota_is_named_as_the_cause():
+    # every row is kept (as a fill), yet two batches of 4 rows cannot give 10
+    loop = _loop({1: 10}, trim=FakeQC(lambda b: np.zeros(len(b))),
+                 max_batches=2).run(FakeStream(failures=0), None)
+    with pytest.raises(ShortfallError, match=r"class 1 got 8 of 10 rows after 2 "
+                       r"batches \(no row was lost: its batches generated only 8 "
+                       r"rows\)\. Raise max_batches"):
+        loop.finish(loop.report())
 
 
 def test_warn_returns_fewer_rows_and_never_stops_early():
