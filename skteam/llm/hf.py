@@ -173,12 +173,19 @@ def load_tokenizer(path: Path):
     """Load the tokenizer of a model directory or GGUF file.
 
     The tokenizer is left as its files define it: a checkpoint without a pad
-    token (Llama 3) keeps none; the backend pads with an end token itself.
+    token (Llama 3) keeps none; the backend pads with an end token itself. A
+    GGUF file's tokenizer comes from its converted checkpoint directory when
+    one was written (:func:`skteam.llm.embedded.converted_checkpoint`).
     """
     from transformers import AutoTokenizer
 
+    from .embedded import converted_checkpoint
+
     path = Path(path)
     if path.is_file():
+        converted = converted_checkpoint(path, write=False)
+        if converted is not None:
+            return AutoTokenizer.from_pretrained(converted, local_files_only=True)
         return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     return AutoTokenizer.from_pretrained(path, local_files_only=True)
 
@@ -294,6 +301,11 @@ class HFBackend:
         Why: ``"requested"``, or the rule of ``dtype="auto"`` that chose it.
     weights_packed : bool
         Whether transformers kept the weights in GGUF blocks.
+    source : pathlib.Path
+        What the weights and tokenizer were read from: ``path``, or for a
+        GGUF file that transformers de-quantises, its checkpoint directory in
+        skteam's cache folder (:func:`skteam.llm.embedded.converted_checkpoint`;
+        ``SKTEAM_CACHE_DIR=off`` reads the file).
 
     Notes
     -----
@@ -362,14 +374,23 @@ class HFBackend:
             unpacked_note = _DropPackedNote()
             logging.getLogger(_GGUF_QUANTIZER_LOGGER).addFilter(unpacked_note)
         try:
-            self.tokenizer = load_tokenizer(path)
-            if path.is_file():
+            # a GGUF file transformers de-quantises loads from its checkpoint
+            # directory (written once): the same weights, without the parsing
+            source = path
+            if (path.is_file() and quantization is None
+                    and not gguf_weights_packed(path)):
+                from .embedded import converted_checkpoint
+
+                source = converted_checkpoint(path) or path
+            self.source = source
+            self.tokenizer = load_tokenizer(source)
+            if source.is_file():
                 model = AutoModelForCausalLM.from_pretrained(
-                    path.parent, gguf_file=path.name, **load_kwargs
+                    source.parent, gguf_file=source.name, **load_kwargs
                 )
             else:
                 model = AutoModelForCausalLM.from_pretrained(
-                    path, local_files_only=True, **load_kwargs
+                    source, local_files_only=True, **load_kwargs
                 )
         except (OSError, ValueError) as exc:
             raise ValueError(
