@@ -81,7 +81,7 @@ class TeamTrimSampler(BaseOverSampler):
         as ``"hf::<path>"``), ``"vllm::<dir>"``,
         ``"openai::<base url>|<model name>"`` (several servers of one model:
         comma-separated base URLs, requests spread over them), or an object
-        implementing :class:`skteam.llm.base.Backend`.
+        implementing ``skteam.llm.base.Backend``.
     {estimator}
     sampling_strategy : float, str, dict or callable, default="auto"
         As in imbalanced-learn; the returned counts are exact.
@@ -105,13 +105,13 @@ class TeamTrimSampler(BaseOverSampler):
         that replace it, e.g. ``{"roles": [{"name": "A", "features":
         ["age"]}, ...], "edges": [["A", "B"]]}``, or the path of such a JSON
         file; ``"data"`` asks for roles from the features' association in
-        ``X`` (:mod:`skteam.team.data_plan`), which also replace a degenerate
+        ``X`` (``skteam.team.data_plan``), which also replace a degenerate
         manager plan (then ``plan_["source"]`` is ``"data"``) and stand in
         for the manager's call on a table of more than 32 features, where
         its plan of at most 4 roles could not be used; ``"steps"``
         asks the task manager in small grammar-constrained steps (a group
         name per feature, a choice per feature, a yes/no per pair of roles;
-        :func:`skteam.team.manager.plan_in_steps`); ``"single"`` is one role
+        ``skteam.team.manager.plan_in_steps``); ``"single"`` is one role
         holding every feature (one prompt writes whole rows: the team's
         baseline).
     batch_size : int, default=10

@@ -517,7 +517,7 @@ class Schema:
             Integer, float and object columns of numbers are numeric; bool,
             category, string and object columns of strings are categorical.
             Columns of arrays and lists are named ``"0", "1", ...``
-            (:func:`array_column_names`).
+            (``skteam.schema.array_column_names``).
         y : array-like of shape (n_samples,), default=None
             The label; a named Series gives its name to ``target``.
         descriptions : dict, default=None
