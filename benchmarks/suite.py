@@ -574,6 +574,11 @@ def main(argv=None):
     if args.from_csv:
         df = combine(args.from_csv, tables,
                      cfg.methods if args.methods_given else None, args.rename)
+        # an interrupted run's CSV (rewritten after every cell) has no minority
+        # metrics yet: computed here where a file lacks them
+        computed = add_minority_metrics(df)
+        for col in ("auc_min", "recall_min", "balanced_accuracy"):
+            df[col] = df[col].fillna(computed[col]) if col in df else computed[col]
         if args.seeds is not None:  # only the seeds asked for (attrs are kept)
             df = df[df["seed"].isin(cfg.seeds)].reset_index(drop=True)
         tables = [t for t in tables if t in set(df["dataset"])]
