@@ -173,6 +173,7 @@ def converted_checkpoint(gguf, write: bool = True):
     tmp = root / f".{out.name}.{os.getpid()}.tmp"
     try:
         root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # a crashed writer's leftovers
         logger.info("Writing %s as a checkpoint directory in %s (once).",
                     gguf.name, out)
         write_checkpoint_dir(tmp, gguf)
