@@ -183,7 +183,8 @@ def converted_checkpoint(gguf, write: bool = True):
             if not (out / "config.json").is_file():
                 raise
         return out
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - a cache never stops a load
+        # OSError (read-only, disk full) or safetensors' own SafetensorError
         logger.warning("Could not keep %s as a checkpoint directory in %s (%s); "
                        "loading the GGUF file. Set %s to another folder or to "
                        "'off'.", gguf.name, root, exc, CACHE_ENV)

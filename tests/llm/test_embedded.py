@@ -41,6 +41,22 @@ def test_an_unwritable_cache_folder_is_logged_and_skipped(monkeypatch, tmp_path,
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_a_failed_write_leaves_nothing_and_loads_the_file(monkeypatch, tmp_path,
+                                                          caplog):
+    def half_written(out, gguf):  # stands in for safetensors failing mid-write
+        (out / "config.json").parent.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        raise RuntimeError("No space left on device")
+
+    monkeypatch.setenv("SKTEAM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(embedded, "write_checkpoint_dir", half_written)
+    with caplog.at_level(logging.WARNING, logger="skteam"):
+        assert converted_checkpoint(embedded_model_path()) is None
+    assert "No space left on device" in caplog.text
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+    assert converted_checkpoint(embedded_model_path(), write=False) is None
+
+
 def test_a_missing_conversion_is_not_written_when_only_looked_up(monkeypatch, tmp_path):
     monkeypatch.setenv("SKTEAM_CACHE_DIR", str(tmp_path))
     assert converted_checkpoint(embedded_model_path(), write=False) is None
