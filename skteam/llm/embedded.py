@@ -11,11 +11,11 @@ it afterwards.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 logger = logging.getLogger("skteam")
@@ -130,10 +130,12 @@ def _checkpoint_name(gguf: Path) -> str:
     converts it."""
     import transformers
 
+    from ..cache import fingerprint
+
     stat = gguf.stat()
-    key = (f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|"
-           f"{transformers.__version__}")
-    return f"{gguf.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    key = fingerprint(str(gguf.resolve()), stat.st_size, stat.st_mtime_ns,
+                      transformers.__version__)
+    return f"{gguf.stem}-{key[:16]}"
 
 
 def converted_checkpoint(gguf, write: bool = True):
@@ -170,10 +172,10 @@ def converted_checkpoint(gguf, write: bool = True):
         return out
     if not write:
         return None
-    tmp = root / f".{out.name}.{os.getpid()}.tmp"
+    tmp = None
     try:
         root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)  # a crashed writer's leftovers
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{out.name}.", suffix=".tmp"))
         logger.info("Writing %s as a checkpoint directory in %s (once).",
                     gguf.name, out)
         write_checkpoint_dir(tmp, gguf)
@@ -190,4 +192,5 @@ def converted_checkpoint(gguf, write: bool = True):
                        "'off'.", gguf.name, root, exc, CACHE_ENV)
         return None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

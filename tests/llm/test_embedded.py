@@ -44,7 +44,7 @@ def test_an_unwritable_cache_folder_is_logged_and_skipped(monkeypatch, tmp_path,
 def test_a_failed_write_leaves_nothing_and_loads_the_file(monkeypatch, tmp_path,
                                                           caplog):
     def half_written(out, gguf):  # stands in for safetensors failing mid-write
-        (out / "config.json").parent.mkdir(parents=True)
+        out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text("{}")
         raise RuntimeError("No space left on device")
 
