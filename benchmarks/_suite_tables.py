@@ -323,6 +323,13 @@ REFERENCE_TABLES = {t.name: t for t in [
           _rdata("AER", "Medicaid1986", "enroll", recode=_yes("yes"))),
 ]}
 
+
+
+def table(name: str) -> Table:
+    """The :class:`Table` called ``name``, of the suite or of the held-out set."""
+    return TABLES.get(name) or REFERENCE_TABLES[name]
+
+
 #: Narrow tables for ``--quick`` (3, 5 and 6 features).
 QUICK_TABLES = ("Default", "Melanoma", "SwissLabor")
 

@@ -89,7 +89,7 @@ def load_table(name: str):
         return (X, pd.Series(y), dict(TRAVEL_DESCRIPTIONS),
                 "One row is a commuter offered a travel-app alternative (simulated)",
                 int(pd.Series(y).value_counts().idxmin()))
-    table = T.TABLES.get(name) or T.REFERENCE_TABLES[name]
+    table = T.table(name)
     X, y, desc = table.load()
     return X, y, desc, table.description, table.minority
 

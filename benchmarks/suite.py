@@ -219,7 +219,11 @@ def parser():
     for option, text in helps.items():
         p._option_string_actions[option].help = text
     p.add_argument("--tables", nargs="+", default=None,
-                   help=f"tables (default all): {', '.join(T.TABLES)}")
+                   help=f"tables (default all): {', '.join(T.TABLES)}; or of the "
+                        f"held-out set: {', '.join(T.REFERENCE_TABLES)}")
+    p.add_argument("--heldout", action="store_true",
+                   help="the held-out tables (_suite_tables.REFERENCE_TABLES) "
+                        "instead of the suite's")
     p.add_argument("--ratio", type=int, default=RATIO,
                    help="other rows per minority row in the training set")
     p.add_argument("--test-rows", type=int, default=TEST_ROWS)
@@ -267,12 +271,14 @@ def build(argv):
             setattr(args, k, v)
     cfg = H.config(args, argv, quick_seeds=2)
     cfg.models = tuple(args.models)
-    tables = (split_names(args.tables, list(T.TABLES), "table") if args.tables
-              else list(T.QUICK_TABLES if args.quick else T.TABLES))
+    known_tables = [*T.TABLES, *T.REFERENCE_TABLES]
+    tables = (split_names(args.tables, known_tables, "table") if args.tables
+              else list(T.REFERENCE_TABLES if args.heldout else
+                        T.QUICK_TABLES if args.quick else T.TABLES))
     sizes = args.sizes or ((SIZES[0],) if args.quick else SIZES)
     cells, skipped = [], {}
     for name in tables:
-        c, s = table_cells(T.TABLES[name], sizes, args.ratio, cfg.seeds,
+        c, s = table_cells(T.table(name), sizes, args.ratio, cfg.seeds,
                            args.test_rows, args.rows)
         cells += c
         if s:
@@ -290,7 +296,7 @@ def add_minority_metrics(df: pd.DataFrame) -> pd.DataFrame:
     df["auc_min"] = np.nan
     df["recall_min"] = np.nan
     for name, idx in df.groupby("dataset").groups.items():
-        t = T.TABLES[name]
+        t = T.table(name)
         auc = "auc" if f"auc_{t.minority}" not in df else f"auc_{t.minority}"
         for col, src in (("auc_min", auc), ("recall_min", f"recall_{t.minority}")):
             if src in df:
@@ -401,7 +407,7 @@ def tables_md(names) -> str:
     lines = ["| table | source | rows | features | target (meaning) | minority "
              "(share) | dropped |", "|---|---|---|---|---|---|---|"]
     for name in names:
-        t = T.TABLES[name]
+        t = T.table(name)
         X, y, _ = t.load()
         share = (y == t.minority).mean()
         lines.append(f"| {name} | {t.source} | {len(X)} | {X.shape[1]} | "
