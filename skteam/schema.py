@@ -158,8 +158,14 @@ def _decimals(values: np.ndarray) -> int:
 
 
 def _widen(mn, mx, margin, integer, decimals):
-    """Observed range widened by ``margin`` x span, rounded outward."""
-    span = mx - mn if mx > mn else max(abs(mx), 1.0)
+    """Observed range widened by ``margin`` x span, rounded outward.
+
+    A column with one observed value keeps it: there is no span to widen,
+    and any other value is one the data never showed.
+    """
+    if mx == mn:
+        return (int(mn), int(mx)) if integer else (float(mn), float(mx))
+    span = mx - mn
     low, high = mn - margin * span, mx + margin * span
     # The slack keeps float noise (e.g. 11.000000000000002) from adding a step.
     slack_low, slack_high = _TOL * max(1.0, abs(low)), _TOL * max(1.0, abs(high))
@@ -529,12 +535,12 @@ class Schema:
             sorted distinct values).
         margin : float, default=0.1
             Numeric bounds are the observed range widened by this fraction
-            of its span on each side (of ``max(|value|, 1)`` for a constant
-            column), rounded outward to whole numbers for integer columns and
-            to ``decimals`` decimals otherwise. A column without negative
-            values never gets a negative lower bound, and a non-integer
-            column whose values lie in [0, 1] (a share, a probability) never
-            an upper bound above 1.
+            of its span on each side (a column with one observed value keeps
+            that value as both bounds), rounded outward to whole numbers for
+            integer columns and to ``decimals`` decimals otherwise. A
+            column without negative values never gets a negative lower
+            bound, and a non-integer column whose values lie in [0, 1] (a
+            share, a probability) never an upper bound above 1.
         target : str, default=None
             The label's name in prompts; default ``y.name`` or ``"class"``.
             A name that is also a column's becomes ``"<name> (label)"``, so

@@ -61,6 +61,13 @@ def test_exact_counts_pandas_round_trip_no_qc():
     assert s.schema_.target == "sick"             # prompts call the label by its name
 
 
+def test_a_column_with_one_value_keeps_it_in_generated_rows():
+    X, y = small_frame()
+    X["site"], X["dose"] = 7, -2.5
+    Xr, _ = TeamTrimSampler(qc=(), **FAST).fit_resample(X, y)
+    assert set(Xr["site"]) == {7} and set(Xr["dose"]) == {-2.5}
+
+
 def test_dict_strategy_and_multiclass():
     X, y = small_frame(60)
     y = pd.Series(np.repeat(["a", "b", "c"], [30, 20, 10]), name="grp")
