@@ -184,6 +184,11 @@ def _widen(mn, mx, margin, integer, decimals):
             # a share or a probability: widening past 1 writes impossible
             # values, and a leading "1" is a likely token for a small model
             high = min(high, 1.0)
+    if mx <= 0:
+        # a column without positive values keeps its sign: a small model
+        # drops minus signs, and writes a positive value (a bound above 0)
+        # or 0 (a bound at 0) in their place
+        high = min(high, 0 if mx == 0 else -(1 if integer else 10.0**-decimals))
     return (int(low), int(high)) if integer else (float(low), float(high))
 
 
@@ -539,8 +544,10 @@ class Schema:
             that value as both bounds), rounded outward to whole numbers for
             integer columns and to ``decimals`` decimals otherwise. A
             column without negative values never gets a negative lower
-            bound, and a non-integer column whose values lie in [0, 1] (a
-            share, a probability) never an upper bound above 1.
+            bound, one without positive values never a positive upper
+            bound (nor 0 if every value is negative), and a non-integer
+            column whose values lie in [0, 1] (a share, a probability)
+            never an upper bound above 1.
         target : str, default=None
             The label's name in prompts; default ``y.name`` or ``"class"``.
             A name that is also a column's becomes ``"<name> (label)"``, so

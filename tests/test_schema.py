@@ -29,7 +29,11 @@ def frame():
         ([18, 40, 65], 0.1, True, 13, 70, 0),               # whole steps: round(4.7)
         ([1.0, 2.0, 5.0], 0.1, True, 1, 5, 0),               # integral floats
         ([20.5, 31.25, 25.0], 0.1, False, 19.42, 32.33, 2),  # outward, 2 decimals
-        ([-2.0, 0.5, 1.0], 0.1, False, -2.3, 1.3, 1),        # negative: no clip
+        ([-2.0, 0.5, 1.0], 0.1, False, -2.3, 1.3, 1),        # both signs: no clip
+        ([-3.5, -1.0], 0.1, False, -3.8, -0.7, 1),
+        ([-50, -1], 0.1, True, -55, -1, 0),                  # negative values:
+        ([-0.001, -0.00002], 0.1, False, -0.0011, -1e-05, 5),  # stay negative
+        ([-50, 0], 0.1, True, -55, 0, 0),                    # no positive values
         ([-5, 5], 0.1, True, -6, 6, 0),
         ([0, 1, 1], 0.1, True, 0, 1, 0),                     # 0/1 stays 0/1
         ([0, 1, 3], 0.5, True, 0, 5, 0),                     # -1.5 clipped to 0
