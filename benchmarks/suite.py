@@ -58,6 +58,9 @@ the methods without an LLM (D_ori, ROS, SMOTE).
 ``--first-seed 2 --add-to results/<earlier>.csv``: more seeds for an earlier
 run (seeds FIRST..FIRST+N-1), reported together with the earlier run's rows
 of the same tables and methods.
+``--heldout``: the twelve held-out tables (``_suite_tables.REFERENCE_TABLES``,
+on which no default was chosen) instead of the suite's; their names are
+also accepted by ``--tables``.
 ``--from-csv A.csv B.csv --name <name>``: no runs; the report of earlier
 runs' rows together, where a later file's rows of a (table, size, method)
 replace an earlier file's (e.g. a table rerun after a fix); with
