@@ -324,7 +324,6 @@ REFERENCE_TABLES = {t.name: t for t in [
 ]}
 
 
-
 def table(name: str) -> Table:
     """The :class:`Table` called ``name``, of the suite or of the held-out set."""
     return TABLES.get(name) or REFERENCE_TABLES[name]
