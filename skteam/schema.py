@@ -87,7 +87,12 @@ class FeatureSpec:
         """The smallest difference between two written values of a numeric
         column: 1 for an integer column, ``1e-decimals`` otherwise (written
         as ``float("1e-N")``, the literal a grammar's ``multipleOf`` takes)."""
-        return 1.0 if self.integer else float(f"1e-{int(self.decimals)}")
+        return _step(self.integer, self.decimals)
+
+
+def _step(integer: bool, decimals: int) -> float:
+    """:attr:`FeatureSpec.step` of a column written with these settings."""
+    return 1.0 if integer else float(f"1e-{int(decimals)}")
 
 
 # -- small helpers -------------------------------------------------------------
@@ -188,7 +193,7 @@ def _widen(mn, mx, margin, integer, decimals):
         # a column without positive values keeps its sign: a small model
         # drops minus signs, and writes a positive value (a bound above 0)
         # or 0 (a bound at 0) in their place
-        high = min(high, 0 if mx == 0 else -(1 if integer else 10.0**-decimals))
+        high = min(high, 0 if mx == 0 else -_step(integer, decimals))
     return (int(low), int(high)) if integer else (float(low), float(high))
 
 
