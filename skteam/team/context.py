@@ -217,12 +217,13 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
         return ContextFit(n_examples, n_label_examples, context, 0)
     count = _Counter(backend)
     arrow = count(prompts.ARROW)
+    mark = count(prompts.LINE_MARK)
     k_work, longest = n_examples, 0
     for role in plan.roles:
         specs = [schema[f] for f in role.features]
         parents = shown_upstream(plan, role.name, max_upstream_features)
         parent_specs = [schema[f] for f in parents]
-        answer = max_tokens_for(specs, count)
+        answer = max_tokens_for(specs, count) + mark
         if parent_specs:
             answer += max_tokens_for(parent_specs, count) + arrow
         budget = rows_per_prompt * answer
@@ -231,11 +232,8 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
                                        [], rows_per_prompt)
             base = count(backend.chat_prompt(prompts.WORKER_SYSTEM, user))
             rows = pool.by_class[target]
-            if parent_specs:
-                lines = [pool.line(parents, j) + prompts.ARROW
-                         + pool.line(role.features, j) for j in rows]
-            else:
-                lines = [pool.line(role.features, j) for j in rows]
+            lines = [prompts.worker_line(pool.line(parents, j) if parent_specs else "",
+                                         pool.line(role.features, j)) for j in rows]
             label = target.item() if hasattr(target, "item") else target
             # the examples the prompt shows: at most the width bound
             wanted = examples_for_width(k_work, len(specs) + len(parent_specs),

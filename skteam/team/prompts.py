@@ -20,6 +20,12 @@ from ..rowformat import _category_text, format_row
 from ..schema import FeatureSpec, Schema
 
 ARROW = " -> "
+#: The start of every line of real values a worker prompt shows and of every
+#: line a worker writes (forced by the grammar). Without it, the first line of
+#: an answer begins where a chat model starts a numbered list: the bundled
+#: model puts two thirds of its first-digit mass on "1" there on average,
+#: whatever the examples show (docs/method.md, *Line marks*).
+LINE_MARK = "- "
 
 
 def _one_line(text) -> str:
@@ -219,20 +225,25 @@ def worker_user(
     if parent_specs:
         given = ",".join(_name(s.name) for s in parent_specs)
         lines.append(f"Real records with {target} = {cls} ({given}{ARROW}{header}):")
-        lines.extend(f"{p}{ARROW}{r}" for p, r in examples)
+        lines.extend(worker_line(p, r) for p, r in examples)
         lines.append("Complete each new line with values that fit its given values.")
     else:
         lines.append(f"Real records with {target} = {cls} ({header}):")
-        lines.extend(r for _, r in examples)
+        lines.extend(worker_line("", r) for _, r in examples)
         lines.append("Write new, varied lines of values, one per record.")
     return "\n".join(lines)
 
 
+def worker_line(parent_cells: str, role_cells: str) -> str:
+    """One line of a worker prompt: the mark, the parent cells and the arrow
+    (when the role has parents), then the role's cells."""
+    return LINE_MARK + (parent_cells + ARROW if parent_cells else "") + role_cells
+
+
 def worker_prefill(parent_specs, parent_values) -> str:
-    """Fixed start of a row's answer line: its parent cells and the arrow."""
-    if not parent_specs:
-        return ""
-    return format_row(parent_specs, parent_values) + ARROW
+    """Fixed start of a row's answer line: the mark, then its parent cells and
+    the arrow."""
+    return worker_line(format_row(parent_specs, parent_values), "")
 
 
 # -- label worker (paper Eq. 4) ---------------------------------------------------

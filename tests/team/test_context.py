@@ -117,18 +117,21 @@ def test_examples_are_trimmed_to_fit_and_the_bound_holds(uniform_backend):
 
 def test_no_label_worker_prompt_is_checked_when_rows_keep_their_class(
         uniform_backend):
-    X, y, desc = wide_frame()
+    # 20 columns: a worker prompt shows 4 examples (WORKER_EXAMPLE_CELLS), the
+    # label prompt 8 (LABEL_EXAMPLE_CELLS)
+    X, y, desc = wide_frame(n_features=20)
     schema, plan, pool = parts(X, y, desc)
     full = fit(uniform_backend, schema, plan, pool)
-    # the label prompt (every feature and the label) is the longest here,
-    # so a context a little shorter trims its examples
-    short = ShortContext(uniform_backend, full.longest_prompt + MARGIN - 40)
+    workers = fit(uniform_backend, schema, plan, pool, n_label=0)
+    # the label prompt (every feature and the label) is the longest here, so
+    # a context that just holds the worker prompts trims its examples
+    assert workers.longest_prompt < full.longest_prompt
+    short = ShortContext(uniform_backend, workers.longest_prompt + MARGIN)
     with_label = fit(short, schema, plan, pool)
     without = fit(short, schema, plan, pool, n_label=0)
     assert with_label.n_label_examples < 8
     assert without.n_label_examples == 0
-    assert without.n_examples == with_label.n_examples
-    assert without.longest_prompt < full.longest_prompt
+    assert without.n_examples == with_label.n_examples == 8  # the context did not bind
 
 
 def test_impossible_context_names_token_counts_and_columns(uniform_backend):

@@ -9,6 +9,8 @@ The chat-template tests use ``test::uniform``, the grammar-only test double,
 for its tokenizer only.
 """
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -194,3 +196,25 @@ def test_worker_prompt_describes_its_parents_and_role_only():
     label = prompts.labeler_user(plain, [])
     assert [line for line in label.splitlines() if line.startswith("- ")] == [
         prompts.describe_feature(s) for s in specs]
+
+
+@pytest.mark.parametrize("n_parents", [0, 2])
+def test_worker_lines_and_answers_start_with_the_line_mark(n_parents):
+    """Example lines and answer lines begin with LINE_MARK, and the grammar
+    forces it, so a first answer line cannot open a numbered list."""
+    from skteam.rowformat import row_grammar, split_lines
+
+    plain, _ = _schemas()
+    specs = list(plain.features)
+    parents, role = specs[:n_parents], specs[3:5]
+    examples = [(format_row(parents, [0] * n_parents), format_row(role, [1, 0.5]))] * 3
+    user = prompts.worker_user(plain, "R", role, parents, plain.classes[1], examples, 2)
+    shown = user.splitlines()[-4:-1]
+    assert shown and all(line.startswith(prompts.LINE_MARK) for line in shown)
+    assert all(line == prompts.worker_line(*examples[0]) for line in shown)
+    prefill = prompts.worker_prefill(parents, [0] * n_parents)
+    assert prefill.startswith(prompts.LINE_MARK)
+    assert prefill == prompts.worker_line(examples[0][0], "")
+    assert f"start: {json.dumps(prefill)} " in row_grammar(role, [prefill])
+    answer = prefill + format_row(role, [2, 0.25]) + "\n"
+    assert parse_row(role, split_lines(answer, [prefill])[0]) == [2, 0.25]

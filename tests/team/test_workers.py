@@ -236,3 +236,24 @@ def test_real_model_rows_stay_in_the_bands_of_their_anchors(embedded_backend):
     assert ((new["income"] - real["income"]).abs() <= half["income"] + 1e-9).all()
     assert ((new["kids"] - real["kids"]).abs() <= half["kids"] + 1e-9).all()
     assert set(new["foreign"]) <= {"no", "yes"}  # categories written by the model
+
+
+def test_real_model_first_cells_follow_the_examples(embedded_backend):
+    """A root role's first cell starts where the examples start, not at "1":
+    without the line mark, the bundled model began most answers as a numbered
+    list (petal lengths of 1.1-1.6 for versicolor rows of 3.5-5.0)."""
+    from skteam.demo import demo_data
+
+    X, y = demo_data()
+    plan = {"roles": [{"name": "Petal", "features": ["petal_length", "petal_width"]},
+                      {"name": "Sepal", "features": ["sepal_length", "sepal_width"]}],
+            "edges": [["Petal", "Sepal"]]}
+    sampler = TeamTrimSampler(model=embedded_backend, plan=plan, qc=(),
+                              sampling_strategy={"versicolor": 27}, random_state=0,
+                              verbose=0, labeling="target")
+    Xr, _ = sampler.fit_resample(X, y)
+    new = Xr[sampler.synthetic_mask_]
+    real = X.loc[y == "versicolor", "petal_length"]
+    assert len(new) == 20 and real.min() >= 3.5
+    # 4 of the 20 rows below 3.0 without the mark (AMD EPYC, bf16), none with it
+    assert (new["petal_length"] < 3.0).mean() < 0.1
