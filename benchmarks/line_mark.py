@@ -35,7 +35,6 @@ import _suite_tables as T  # noqa: E402  (same folder)
 import suite as S  # noqa: E402
 
 from skteam.llm import get_backend  # noqa: E402
-from skteam.rowformat import format_cell  # noqa: E402
 from skteam.team import ExamplePool, prompts  # noqa: E402
 from skteam.utils._frames import as_text_frame, training_schema  # noqa: E402
 
@@ -73,7 +72,7 @@ def first_cell_prompts(table, seed: int, n_columns: int):
         role = [schema[n] for n in names[i:i + 3]]
         idx = pool.sample(rng, 8, table.minority)
         examples = [("", pool.line([s.name for s in role], j)) for j in idx]
-        shown = [format_cell(spec, X[name].iloc[j])[0] for j in idx]
+        shown = [pool.cells[name][j][0] for j in idx]
         out.append((name, lambda r=role, e=examples: prompts.worker_user(
             schema, "Worker", r, [], table.minority, e, 1), shown))
         if len(out) == n_columns:

@@ -232,7 +232,7 @@ def fit_examples(backend, schema: Schema, plan: Plan, pool: ExamplePool, targets
                                        [], rows_per_prompt)
             base = count(backend.chat_prompt(prompts.WORKER_SYSTEM, user))
             rows = pool.by_class[target]
-            lines = [prompts.worker_line(pool.line(parents, j) if parent_specs else "",
+            lines = [prompts.worker_line(pool.line(parents, j),
                                          pool.line(role.features, j)) for j in rows]
             label = target.item() if hasattr(target, "item") else target
             # the examples the prompt shows: at most the width bound
