@@ -6,10 +6,14 @@ case). Batches of ``--batch`` rows are judged by :class:`skteam.qc.TrimQC`
 with ``target=<minority>``, as the sampler judges a minority batch:
 held-out real minority rows with their labels ("real"), held-out *majority*
 rows labelled as the minority ("flipped": what a generator that writes the
-wrong class for the quota produces), and the held-out minority rows labelled
-as the majority ("minority labelled 0"). A QC that decides accepts most real
-batches and almost no flipped ones; the script reports the acceptance rate
-of the whole QC and of the cost stage. No LLM is involved.
+wrong class for the quota produces), the held-out minority rows labelled
+as the majority ("minority labelled 0"), rows drawn from the training
+minority rows ("training copies") and the same rows with noise of
+``JITTER_SD`` standard deviations on every numeric column ("jittered
+copies": rows that restate the training rows without copying them, as the
+bundled model's often do). A QC that decides accepts most real batches and
+almost no flipped ones; the script reports the acceptance rate of the whole
+QC and of the cost stage. No LLM is involved.
 
 Writes ``benchmarks/results/qc_known_answers.csv`` (one row per table, seed,
 c and batch kind) and ``qc_known_answers.md`` (acceptance rates).
@@ -29,6 +33,8 @@ import pandas as pd
 from skteam.qc import TrimQC
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Noise of the "jittered copies" batches, in training standard deviations.
+JITTER_SD = 0.25
 
 
 def _rdata(package, name, target, positive, drop=()):
@@ -64,6 +70,31 @@ def draw(y, n_min, n_maj, n_batch, rng):
             majority[n_maj:n_maj + n_batch])
 
 
+def training_copies(X_tr, y_tr, n, rng):
+    """``n`` rows drawn with replacement from the training minority rows."""
+    rows = X_tr[y_tr == 1]
+    return rows.iloc[rng.integers(0, len(rows), n)].reset_index(drop=True)
+
+
+def jittered(rows, X_tr, sd, rng):
+    """``rows`` with ``N(0, sd × SD)`` added to each numeric column (SD of the
+    training column), rounded as integer columns, within the training range:
+    rows near training rows that copy none of them, like a generator that
+    restates its examples."""
+    out = rows.copy()
+    for c in out.columns:
+        column = X_tr[c]
+        types = pd.api.types
+        if not types.is_numeric_dtype(column) or types.is_bool_dtype(column):
+            continue
+        scale = float(column.std()) or 1.0
+        values = out[c].astype(float) + rng.normal(0.0, sd * scale, len(out))
+        if pd.api.types.is_integer_dtype(X_tr[c]):
+            values = values.round()
+        out[c] = values.clip(X_tr[c].min(), X_tr[c].max()).astype(X_tr[c].dtype)
+    return out
+
+
 def judge(qc, X_tr, y_tr, X_b, labels):
     v = qc.trim_batch(X_b, labels, target=1)
     return {"accepted": bool(np.any(v.keep)), "kept": int(np.sum(v.keep)),
@@ -82,17 +113,21 @@ def run(args) -> pd.DataFrame:
             rng = np.random.default_rng(seed)
             train, held, other = draw(y, args.n_min, args.n_maj, args.batch, rng)
             X_tr, y_tr = X.iloc[train].reset_index(drop=True), y[train]
+            copies = training_copies(X_tr, y_tr, args.batch, rng)
+            ones = np.ones(args.batch, int)
             batches = {  # kind -> rows and the labels they claim (target: 1)
-                "real": (held, np.ones(len(held), int)),
-                "flipped": (other, np.ones(len(other), int)),
-                "minority labelled 0": (held, np.zeros(len(held), int)),
+                "real": (X.iloc[held], ones),
+                "flipped": (X.iloc[other], ones),
+                "minority labelled 0": (X.iloc[held], np.zeros(len(held), int)),
+                "training copies": (copies, ones),
+                "jittered copies": (jittered(copies, X_tr, JITTER_SD, rng), ones),
             }
             for c in args.c:
                 qc = TrimQC(cost_c=c, random_state=seed).fit(X_tr, y_tr)
-                for kind, (idx, labels) in batches.items():
-                    X_b = X.iloc[idx].reset_index(drop=True)
+                for kind, (X_b, labels) in batches.items():
                     rows.append({"table": name, "seed": seed, "c": c, "batch": kind,
-                                 **judge(qc, X_tr, y_tr, X_b, labels)})
+                                 **judge(qc, X_tr, y_tr, X_b.reset_index(drop=True),
+                                         labels)})
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
     return pd.DataFrame(rows)
 
@@ -118,11 +153,15 @@ def main(argv=None):
                            aggfunc="mean")
     cost = df.pivot_table(index=["table", "batch"], columns="c", values="cost_pass",
                           aggfunc="mean")
+    delta = df[df.c == df.c.iloc[0]].pivot_table(index="table", columns="batch",
+                                                  values="delta", aggfunc="mean")
     text = (f"# QC known answers ({args.seeds} seeds, D_ori = {args.n_min} minority + "
-            f"{args.n_maj} majority rows, batches of {args.batch} held-out minority "
-            "rows)\n\nShare of batches accepted by the whole QC, by `cost_c`:\n\n"
+            f"{args.n_maj} majority rows, batches of {args.batch} rows)\n\n"
+            "Share of batches accepted by the whole QC, by `cost_c`:\n\n"
             + _block(rates) + "\n\nShare with a row through the cost stage:\n\n"
-            + _block(cost) + "\n")
+            + _block(cost) + "\n\nMean Δ of the cost duel (it does not depend on "
+            "`cost_c`):\n\n" + delta.round(4).to_string().join(["```\n", "\n```"])
+            + "\n")
     (RESULTS / f"{args.out}.md").write_text(text)
     print(text)
 
