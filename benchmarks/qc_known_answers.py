@@ -89,9 +89,9 @@ def jittered(rows, X_tr, sd, rng):
             continue
         scale = float(column.std()) or 1.0
         values = out[c].astype(float) + rng.normal(0.0, sd * scale, len(out))
-        if pd.api.types.is_integer_dtype(X_tr[c]):
+        if types.is_integer_dtype(column):
             values = values.round()
-        out[c] = values.clip(X_tr[c].min(), X_tr[c].max()).astype(X_tr[c].dtype)
+        out[c] = values.clip(column.min(), column.max()).astype(column.dtype)
     return out
 
 

@@ -3,8 +3,8 @@
 Run with ``python -m skteam.demo`` (or ``make demo``). It loads the bundled
 SmolLM2-135M model on the CPU, generates rows for the minority classes of a
 30-row slice of the iris table with the library's default QC (sanity, cost
-duel, diversity), and prints the kept rows with the QC report: which batches
-were accepted and how many rows each stage trimmed.
+duel, diversity), and prints the generated rows it returns with the QC
+report: which batches were accepted and how many rows each stage trimmed.
 """
 
 from __future__ import annotations
