@@ -81,10 +81,9 @@ def jittered(rows, X_tr, sd, rng):
     training column), rounded as integer columns, within the training range:
     rows near training rows that copy none of them, like a generator that
     restates its examples."""
-    out = rows.copy()
+    out, types = rows.copy(), pd.api.types
     for c in out.columns:
         column = X_tr[c]
-        types = pd.api.types
         if not types.is_numeric_dtype(column) or types.is_bool_dtype(column):
             continue
         scale = float(column.std()) or 1.0
@@ -114,26 +113,25 @@ def run(args) -> pd.DataFrame:
             train, held, other = draw(y, args.n_min, args.n_maj, args.batch, rng)
             X_tr, y_tr = X.iloc[train].reset_index(drop=True), y[train]
             copies = training_copies(X_tr, y_tr, args.batch, rng)
-            ones = np.ones(args.batch, int)
-            batches = {  # kind -> rows and the labels they claim (target: 1)
-                "real": (X.iloc[held], ones),
-                "flipped": (X.iloc[other], ones),
-                "minority labelled 0": (X.iloc[held], np.zeros(len(held), int)),
-                "training copies": (copies, ones),
-                "jittered copies": (jittered(copies, X_tr, JITTER_SD, rng), ones),
+            batches = {  # kind -> rows and the label they claim (target: 1)
+                "real": (X.iloc[held], 1),
+                "flipped": (X.iloc[other], 1),
+                "minority labelled 0": (X.iloc[held], 0),
+                "training copies": (copies, 1),
+                "jittered copies": (jittered(copies, X_tr, JITTER_SD, rng), 1),
             }
             for c in args.c:
                 qc = TrimQC(cost_c=c, random_state=seed).fit(X_tr, y_tr)
-                for kind, (X_b, labels) in batches.items():
+                for kind, (X_b, label) in batches.items():
                     rows.append({"table": name, "seed": seed, "c": c, "batch": kind,
                                  **judge(qc, X_tr, y_tr, X_b.reset_index(drop=True),
-                                         labels)})
+                                         np.full(len(X_b), label))})
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
     return pd.DataFrame(rows)
 
 
-def _block(frame) -> str:
-    return "```\n" + frame.round(2).to_string() + "\n```"
+def _block(frame, digits: int = 2) -> str:
+    return "```\n" + frame.round(digits).to_string() + "\n```"
 
 
 def main(argv=None):
@@ -160,8 +158,7 @@ def main(argv=None):
             "Share of batches accepted by the whole QC, by `cost_c`:\n\n"
             + _block(rates) + "\n\nShare with a row through the cost stage:\n\n"
             + _block(cost) + "\n\nMean Δ of the cost duel (it does not depend on "
-            "`cost_c`):\n\n" + delta.round(4).to_string().join(["```\n", "\n```"])
-            + "\n")
+            "`cost_c`):\n\n" + _block(delta, 4) + "\n")
     (RESULTS / f"{args.out}.md").write_text(text)
     print(text)
 
