@@ -64,6 +64,8 @@ also accepted by ``--tables``.
 ``--from-csv A.csv B.csv --name <name>``: no runs; the report of earlier
 runs' rows together, where a later file's rows of a (table, size, method)
 replace an earlier file's (e.g. a table rerun after a fix); with
+``--by-seed`` only its rows of the same seeds do, and files of other seeds
+add theirs (e.g. seeds 2-3 run after seeds 0-1); with
 ``--seeds N [--first-seed F]`` only seeds F..F+N-1 are reported (e.g. the
 seeds a slower method has). ``--rename
 "skteam (cost_c=0)=skteam (default)"``: in a file that holds the first
@@ -250,6 +252,10 @@ def parser():
                         "and --methods when given, of --seeds when given); a later "
                         "file's rows of a (table, size, method) replace an "
                         "earlier file's")
+    p.add_argument("--by-seed", action="store_true",
+                   help="with --from-csv: a later file replaces an earlier file's "
+                        "rows of the same (table, size, method, seed) only, so "
+                        "files of other seeds add them")
     p.add_argument("--rename", nargs="+", default=(), metavar="OLD=NEW",
                    type=rename_pair,
                    help="with --from-csv: in a file holding method OLD, its rows "
@@ -504,16 +510,17 @@ def rename_pair(item: str) -> tuple:
     return pair
 
 
-def combine(paths, tables, methods=None, renames=()) -> pd.DataFrame:
+def combine(paths, tables, methods=None, renames=(), by_seed=False) -> pd.DataFrame:
     """The rows of several runs' CSVs (``--from-csv``), later files first.
 
     A later file's rows of a (table, size, method) replace every earlier
-    file's rows of it; rows of other tables (or methods, when ``methods`` is
-    given) are left out. ``renames`` (pairs ``(old, new)``) apply within each
-    file first (:func:`renamed`). ``attrs["sources"]`` lists, per file, the
-    (table, size, method) groups taken from it.
+    file's rows of it (with ``by_seed``, of a (table, size, method, seed):
+    files of other seeds add theirs); rows of other tables (or methods, when
+    ``methods`` is given) are left out. ``renames`` (pairs ``(old, new)``)
+    apply within each file first (:func:`renamed`). ``attrs["sources"]``
+    lists, per file, the tables taken from it.
     """
-    key = ["dataset", "setting", "method"]
+    key = ["dataset", "setting", "method"] + (["seed"] if by_seed else [])
     kept, sources = [], []
     for path in reversed(list(paths)):
         d = renamed(pd.read_csv(path), renames)
@@ -582,7 +589,8 @@ def main(argv=None):
     args, cfg, cells, skipped, tables, name = build(argv)
     if args.from_csv:
         df = combine(args.from_csv, tables,
-                     cfg.methods if args.methods_given else None, args.rename)
+                     cfg.methods if args.methods_given else None, args.rename,
+                     args.by_seed)
         # an interrupted run's CSV (rewritten after every cell) has no minority
         # metrics yet: computed here where a file lacks them
         computed = add_minority_metrics(df)
