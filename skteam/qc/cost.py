@@ -19,7 +19,10 @@ training set: ``H(S)`` is the mean log-probability that a clone of ``f``
 fitted on ``S`` gives to the true labels of the real rows ``D_ori``
 (negative cross-entropy), cross-fitted over two fixed folds of ``D_ori`` so
 that no real row, nor a bootstrap copy of it, is scored by a model that saw
-it. Larger ``H`` means ``S`` teaches ``f`` more about the real task, so
+it. Every added row trains one fold's model: a real row (or a copy) that of
+its own fold's complement, any other row that of the fold of its nearest
+real row of its class, so a row that restates a real row is not scored
+against it. Larger ``H`` means ``S`` teaches ``f`` more about the real task, so
 ``Δ > 0`` means the trimmed generated batch teaches more than the average
 batch of real rows resampled. Why the duel matches classes, compares with
 the mean of the bootstrap batches and keeps the easy rows: ``docs/method.md``.
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import cdist
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
@@ -245,6 +249,43 @@ def _row_keys(X, y) -> np.ndarray:
     return hx ^ (hy * np.uint64(0x9E3779B97F4A7C15))
 
 
+def _numeric(X):
+    """``X`` as a float64 array, or None when some value is not a number."""
+    try:
+        arr = (X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame)
+               else np.asarray(X, dtype=float))
+    except (TypeError, ValueError):
+        return None
+    ok = arr.ndim == 2 and len(arr) and np.isfinite(arr).all()
+    return arr if ok else None
+
+
+def nearest_real_fold(X, X_real, fold_real, span) -> np.ndarray:
+    """Fold of the nearest real row of each row of ``X``.
+
+    The distance is the L1 distance over columns divided by ``span`` (each
+    column's range over ``D_ori``): Gower's distance on numeric columns, and
+    a category mismatch of a one-hot block counts 2. Ties go to the first
+    real row.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    X_real : ndarray of shape (m, d), m >= 1
+        Real rows of the same class.
+    fold_real : ndarray of shape (m,)
+        Their folds.
+    span : ndarray of shape (d,)
+        Positive column scales.
+
+    Returns
+    -------
+    folds : ndarray of shape (n,)
+    """
+    d = cdist(X / span, X_real / span, metric="cityblock")
+    return np.asarray(fold_real)[d.argmin(axis=1)]
+
+
 def _digest(X, y, *, container=True) -> str:
     """Hash of the rows; with ``container``, also of what the estimator sees
     besides the values (frame column names and dtypes, or the array dtype)."""
@@ -370,14 +411,41 @@ class _Duel:
         fold_uniq[np.asarray(order, dtype=int)] = np.arange(len(order)) % N_FOLDS
         self._uniq, self._fold_uniq = uniq, fold_uniq
         self.fold_ori = fold_uniq[inverse.ravel()]
+        # numeric view of D_ori for the nearest-real-row folds of other rows
+        self._num_ori = _numeric(X_ori)
+        if self._num_ori is not None:
+            span = np.ptp(self._num_ori, axis=0)
+            self._span = np.where(span > 0, span, 1.0)
 
     def folds_of(self, X, y) -> np.ndarray:
-        """Fold of each row: that of an identical real row, else -1 (always trained)."""
+        """Fold of each row: that of the nearest real row of its class.
+
+        An identical real row gives its fold. Any other row takes the fold
+        of the real row of its class nearest in range-scaled L1 distance
+        (:func:`nearest_real_fold`), so it trains one fold's model, as a
+        real row does. -1 (trains both) is left only for a class ``D_ori``
+        lacks, or for rows that are not numeric.
+        """
+        y = np.asarray(y)
         keys = _row_keys(X, y)
         pos = np.searchsorted(self._uniq, keys)
         pos = np.minimum(pos, len(self._uniq) - 1)
         hit = self._uniq[pos] == keys
-        return np.where(hit, self._fold_uniq[pos], -1)
+        folds = np.where(hit, self._fold_uniq[pos], -1)
+        miss = np.flatnonzero(~hit)
+        if len(miss) and self._num_ori is not None:
+            X_miss = _numeric(_take(X, miss))
+            if X_miss is not None:
+                yidx = np.minimum(np.searchsorted(self.classes, y[miss]), self.C - 1)
+                yidx[self.classes[yidx] != y[miss]] = -1  # a class the duel lacks
+                for c in np.unique(yidx[yidx >= 0]):
+                    real = self.rows_of_class[c]
+                    rows = np.flatnonzero(yidx == c)
+                    if len(real):
+                        folds[miss[rows]] = nearest_real_fold(
+                            X_miss[rows], self._num_ori[real], self.fold_ori[real],
+                            self._span)
+        return folds
 
     def prepare(self):
         """Fit ``f`` on ``D`` (memoised) and the per-fold training bases."""

@@ -93,20 +93,53 @@ def test_window_of_distinct_costs_holds_half_plus_one():
 
 
 def test_good_batch_beats_flipped_batch_over_seeds():
-    accepted_good = 0
-    for seed in range(10):
+    good_ahead = accepted_good = accepted_flipped = 0
+    for seed in range(20):
         rng = np.random.default_rng(seed)
         X, y = make(rng, 40)
         Xg, yg = make(rng, 10)
         duel = CostDuel(LogisticRegression(), c=0.0, n_null=50, random_state=seed)
         good = duel.evaluate(X, y, X, y, Xg, yg)
         flipped = duel.evaluate(X, y, X, y, Xg, 1 - yg)
-        assert good.delta > flipped.delta, seed
-        assert not flipped.accepted, seed
-        assert not flipped.keep.any()
+        good_ahead += good.delta > flipped.delta
         accepted_good += good.accepted
-    # measured over 40 seeds: 37 accepted (the misses sit just below τ)
-    assert accepted_good >= 7
+        accepted_flipped += flipped.accepted
+        assert flipped.keep.any() == flipped.accepted
+    # measured over seeds 0-39: Δ(good) > Δ(flipped) at 36, good accepted at
+    # 32, flipped at 4 (a fresh row trains one fold's model, as a real row
+    # does, so a batch moves H by about half as much as when it trained both)
+    assert good_ahead >= 16
+    assert accepted_good >= 12
+    assert accepted_flipped <= 3
+
+
+def test_rows_take_the_fold_of_their_nearest_real_row_of_their_class():
+    rng = np.random.default_rng(0)
+    X, y = make(rng, 30)
+    X[:, 1] *= 1000.0  # ranges differ: the distance scales each column by its range
+    duel = CostDuel(LogisticRegression(), random_state=0)._duel(X, y, X, y)
+    assert set(duel.fold_ori) == {0, 1}
+    assert duel.folds_of(X, y).tolist() == duel.fold_ori.tolist()  # real rows
+    span = X.max(axis=0) - X.min(axis=0)
+    near = X + 0.01 * span * rng.uniform(-1, 1, X.shape)
+    assert duel.folds_of(near, y).tolist() == duel.fold_ori.tolist()
+    # a row of one class near a real row of the other takes the fold of the
+    # nearest real row of its own class
+    i = int(np.flatnonzero(y == 0)[0])
+    same = np.flatnonzero(y == 1)
+    nearest = same[np.abs((X[same] - X[i]) / span).sum(axis=1).argmin()]
+    assert duel.folds_of(X[[i]], [1]).tolist() == [duel.fold_ori[nearest]]
+    # a class D_ori lacks trains both folds
+    assert duel.folds_of(X[:3], [2, 2, 2]).tolist() == [-1, -1, -1]
+
+
+def test_rows_of_text_values_are_folded_by_identity_only():
+    X = pd.DataFrame({"a": list("abcdefgh"), "b": list("pqpqpqpq")})
+    y = np.array([0, 1] * 4)
+    duel = CostDuel(LogisticRegression(), random_state=0)._duel(X, y, X, y)
+    assert duel.folds_of(X, y).tolist() == duel.fold_ori.tolist()
+    new = pd.DataFrame({"a": ["z"], "b": ["p"]})
+    assert duel.folds_of(new, [0]).tolist() == [-1]
 
 
 def test_only_generated_rows_in_the_window_are_kept():
