@@ -19,13 +19,14 @@ training set: ``H(S)`` is the mean log-probability that a clone of ``f``
 fitted on ``S`` gives to the true labels of the real rows ``D_ori``
 (negative cross-entropy), cross-fitted over two fixed folds of ``D_ori`` so
 that no real row, nor a bootstrap copy of it, is scored by a model that saw
-it. Every added row trains one fold's model: a real row (or a copy) that of
-its own fold's complement, any other row that of the fold of its nearest
-real row of its class, so a row that restates a real row is not scored
-against it. Larger ``H`` means ``S`` teaches ``f`` more about the real task, so
-``Δ > 0`` means the trimmed generated batch teaches more than the average
-batch of real rows resampled. Why the duel matches classes, compares with
-the mean of the bootstrap batches and keeps the easy rows: ``docs/method.md``.
+it. Every added row is in one of the two fits only: a real row (or a copy
+of one) in the fit that scores the other fold, any other row as its nearest
+real row of its class, so a row that restates a real row is never in the
+fit that scores that row. Larger ``H`` means ``S`` teaches ``f`` more about
+the real task, so ``Δ > 0`` means the trimmed generated batch teaches more
+than the average batch of real rows resampled. Why the duel matches
+classes, compares with the mean of the bootstrap batches and keeps the easy
+rows: ``docs/method.md``.
 
 The bootstrap draws ``H(D ∪ B_j)`` are memoised per ``(D, D_ori,
 estimator, class counts, seed)``; they do not depend on ``c`` or ``β``, so
