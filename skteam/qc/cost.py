@@ -251,13 +251,10 @@ def _row_keys(X, y) -> np.ndarray:
 
 
 def _numeric(X):
-    """``X`` as a float64 array, or None when some value is not a number."""
-    try:
-        arr = (X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame)
-               else np.asarray(X, dtype=float))
-    except (TypeError, ValueError):
-        return None
-    ok = arr.ndim == 2 and len(arr) and np.isfinite(arr).all()
+    """``X`` as a float64 array (:func:`_canonical_X`), or None when some
+    value is not a finite number or there are no rows."""
+    arr = _canonical_X(X)
+    ok = arr.dtype != object and arr.ndim == 2 and len(arr) and np.isfinite(arr).all()
     return arr if ok else None
 
 
@@ -265,9 +262,11 @@ def nearest_real_fold(X, X_real, fold_real, span) -> np.ndarray:
     """Fold of the nearest real row of each row of ``X``.
 
     The distance is the L1 distance over columns divided by ``span`` (each
-    column's range over ``D_ori``): Gower's distance on numeric columns, and
-    a category mismatch of a one-hot block counts 2. Ties go to the first
-    real row.
+    column's range over ``D_ori``); a category mismatch of a one-hot block
+    counts 2. For values within ``D_ori``'s ranges it ranks real rows as
+    :func:`skteam.metrics.gower_distances` does; that function caps each
+    column's term at 1 and reads text columns as categories, which this one
+    does not. Ties go to the first real row.
 
     Parameters
     ----------
