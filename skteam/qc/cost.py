@@ -238,9 +238,11 @@ def _canonical_y(y) -> np.ndarray:
         return np.asarray(y).astype(str).astype(object)
 
 
-def _row_keys(X, y) -> np.ndarray:
-    """One uint64 per row of ``(x, y)``; equal rows get equal keys."""
-    arr = _canonical_X(X)
+def _row_keys(arr, y) -> np.ndarray:
+    """One uint64 per row of ``(x, y)``; equal rows get equal keys.
+
+    ``arr`` is the rows as :func:`_canonical_X` returns them.
+    """
     if arr.ndim != 2:
         arr = arr.reshape(len(arr), -1)
     if len(arr) == 0:
@@ -250,10 +252,9 @@ def _row_keys(X, y) -> np.ndarray:
     return hx ^ (hy * np.uint64(0x9E3779B97F4A7C15))
 
 
-def _numeric(X):
-    """``X`` as a float64 array (:func:`_canonical_X`), or None when some
-    value is not a finite number or there are no rows."""
-    arr = _canonical_X(X)
+def _numeric(arr):
+    """``arr`` (rows as :func:`_canonical_X` returns them) when every value
+    is a finite number and there are rows, else None."""
     ok = arr.dtype != object and arr.ndim == 2 and len(arr) and np.isfinite(arr).all()
     return arr if ok else None
 
@@ -399,7 +400,8 @@ class _Duel:
                               for c in range(self.C)]
 
         # folds of D_ori: stratified by class, duplicates of a row together
-        keys = _row_keys(X_ori, y_ori)
+        arr_ori = _canonical_X(X_ori)
+        keys = _row_keys(arr_ori, y_ori)
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         self.n_distinct = len(uniq)
         rng = np.random.default_rng([seed, 1])
@@ -412,7 +414,7 @@ class _Duel:
         self._uniq, self._fold_uniq = uniq, fold_uniq
         self.fold_ori = fold_uniq[inverse.ravel()]
         # numeric view of D_ori for the nearest-real-row folds of other rows
-        self._num_ori = _numeric(X_ori)
+        self._num_ori = _numeric(arr_ori)
         if self._num_ori is not None:
             span = np.ptp(self._num_ori, axis=0)
             self._span = np.where(span > 0, span, 1.0)
@@ -427,14 +429,15 @@ class _Duel:
         lacks, or for rows that are not numeric.
         """
         y = np.asarray(y)
-        keys = _row_keys(X, y)
+        arr = _canonical_X(X)
+        keys = _row_keys(arr, y)
         pos = np.searchsorted(self._uniq, keys)
         pos = np.minimum(pos, len(self._uniq) - 1)
         hit = self._uniq[pos] == keys
         folds = np.where(hit, self._fold_uniq[pos], -1)
         miss = np.flatnonzero(~hit)
         if len(miss) and self._num_ori is not None:
-            X_miss = _numeric(_take(X, miss))
+            X_miss = _numeric(arr[miss])
             if X_miss is not None:
                 yidx = np.minimum(np.searchsorted(self.classes, y[miss]), self.C - 1)
                 yidx[self.classes[yidx] != y[miss]] = -1  # a class the duel lacks
