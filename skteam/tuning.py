@@ -67,11 +67,13 @@ def cost_c_grid(sampler, n: int = 4) -> list:
     The first value is the fit's own ``cost_c`` (every batch it kept); each
     further value lies midway between two neighbouring limits
     (:func:`cost_c_limits`), so it rejects the batches with the lower limits
-    and keeps the others. The cuts are spread evenly over the kept batches
-    and the strongest batch is kept by every value, unless the fit kept
-    fewer than ``n`` batches: then the last value lies half a null std above
-    the highest limit and rejects them all. Values are rounded to two
-    decimals where that keeps them strictly between their limits.
+    and keeps the others. The cuts are spread evenly over the weaker half of
+    the kept batches, or over the ``n - 1`` weakest where that half holds
+    fewer, so every value keeps the strongest batch and, where the fit kept
+    ``2 (n - 1)`` batches or more, at least half of them: a value that
+    rejects most batches has to read several times as many to fill its
+    quota, and mostly fills it with rejected rows. Values are rounded to
+    two decimals where that keeps them strictly between their limits.
 
     Fit once with a permissive ``cost_c`` (the default 0, or below), then
     search the values returned. They are exact for the fit they are read
@@ -85,7 +87,7 @@ def cost_c_grid(sampler, n: int = 4) -> list:
         Fitted, with the cost stage among its ``qc`` stages.
     n : int, default=4
         Values wanted; fewer are returned (with a warning) when the fit kept
-        fewer than ``n - 1`` batches.
+        fewer than ``n`` batches.
 
     Returns
     -------
@@ -113,22 +115,16 @@ def cost_c_grid(sampler, n: int = 4) -> list:
             "No batch of this fit kept a row through the cost duel, so no value of "
             "cost_c changes which batches it keeps. Fit with a lower cost_c (e.g. "
             "-1) or a larger max_batches, or leave cost_c as it is.")
-    if k >= n:
-        cuts = np.unique(np.round(np.linspace(0, k - 1, n)).astype(int))
-    else:
-        cuts = np.arange(min(n, k + 1))
-    values = []
-    for m in cuts:
-        if m == 0:
-            values.append(c0)
-        elif m < k:
-            values.append(_short(limits[m - 1], limits[m]))
-        else:
-            values.append(_short(limits[-1], limits[-1] + 1.0))
+    # m rejects the m weakest batches; the deepest cut keeps at least half of
+    # them where k allows n values so, and always the strongest
+    deepest = max(min(n - 1, k - 1), k // 2)
+    cuts = np.unique(np.round(np.linspace(0, deepest, n)).astype(int))
+    values = [c0 if m == 0 else _short(limits[m - 1], limits[m]) for m in cuts]
     if len(values) < n:
         warnings.warn(f"The fit kept {k} batch(es) through the cost duel, so only "
-                      f"{len(values)} values of cost_c keep different sets of them "
-                      f"(asked for {n}).", UserWarning, stacklevel=2)
+                      f"{len(values)} value(s) of cost_c keep different sets of them "
+                      f"and the strongest (asked for {n}). Fit with a lower cost_c "
+                      "or a larger max_batches for more.", UserWarning, stacklevel=2)
     return values
 
 

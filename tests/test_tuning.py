@@ -43,10 +43,23 @@ def test_each_value_keeps_a_different_set_of_the_batches(limits):
     assert not set(values) & set(limits)
 
 
-def test_fewer_kept_batches_than_values_warns_and_rejects_all_last():
-    with pytest.warns(UserWarning, match=r"kept 2 batch\(es\).*only 3 values"):
+@pytest.mark.parametrize("k", [6, 7, 12, 25])
+def test_with_enough_batches_every_value_keeps_at_least_half(k):
+    limits = list(np.linspace(1.0, 4.0, k))
+    values = cost_c_grid(fitted(limits, cost_c=0.0), n=4)
+    kept = [sum(lim > c for lim in limits) for c in values]
+    assert len(set(kept)) == 4 and kept[0] == k
+    assert min(kept) >= k / 2
+    # the cuts spread over the weaker half: the last one at (or next to) it
+    assert min(kept) <= k / 2 + 1
+
+
+def test_fewer_kept_batches_than_values_warns_and_keeps_the_strongest():
+    with pytest.warns(UserWarning, match=r"kept 2 batch\(es\).*only 2 value\(s\)"):
         values = cost_c_grid(fitted([1.0, 2.0], cost_c=-0.5), n=4)
-    assert values == [-0.5, 1.5, 2.5]
+    assert values == [-0.5, 1.5]
+    with pytest.warns(UserWarning, match=r"kept 1 batch\(es\).*only 1 value\(s\)"):
+        assert cost_c_grid(fitted([1.0]), n=2) == [0.0]
 
 
 def test_no_kept_batch_or_bad_input_says_what_to_do():
