@@ -11,7 +11,10 @@ bootstrap draws, so the ratio should stay near 1. After the timed search,
 each candidate resamples the whole subsample once more (from the cache) and
 the script reports how many distinct sets of generated rows the candidates
 return (``distinct_row_sets``): a threshold that changes nothing would give
-1.
+1. Where the time goes: ``fold_fit_seconds`` (each candidate's mean fit
+time over the folds, ``cv_results_["mean_fit_time"]``), ``refit_seconds``
+(the refit on the whole subsample, ``refit_time_``) and ``best_cost_c``
+(the value refitted).
 
 Writes ``benchmarks/results/grid_cost.csv``.
 
@@ -75,7 +78,7 @@ pipe = make_pipeline(sampler, LogisticRegression(max_iter=1000))
 start = time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    GridSearchCV(pipe, {"teamtrimsampler__cost_c": values}, cv=3).fit(X, y)
+    search = GridSearchCV(pipe, {"teamtrimsampler__cost_c": values}, cv=3).fit(X, y)
     seconds = time.perf_counter() - start
     # not timed: the rows each candidate returns on the whole table
     digests = []
@@ -84,7 +87,10 @@ with warnings.catch_warnings():
         digests.append(hashlib.sha1(Xr[sampler.synthetic_mask_].to_csv(
             index=False).encode()).hexdigest()[:12])
 print(json.dumps({"seconds": seconds, "digests": digests,
-                  "filled_share": sampler.generation_stats_.get("filled_share")}))
+                  "filled_share": sampler.generation_stats_.get("filled_share"),
+                  "fit_seconds": search.cv_results_["mean_fit_time"].round(1).tolist(),
+                  "refit_seconds": search.refit_time_,
+                  "best": search.best_params_["teamtrimsampler__cost_c"]}))
 """
 
 
@@ -112,7 +118,10 @@ def main(argv=None):
                      "train_rows": args.train, "model": args.model,
                      "cost_c": " ".join(map(str, values)),
                      "distinct_row_sets": len(set(res["digests"])),
-                     "row_digests": " ".join(res["digests"])})
+                     "row_digests": " ".join(res["digests"]),
+                     "fold_fit_seconds": " ".join(map(str, res["fit_seconds"])),
+                     "refit_seconds": round(res["refit_seconds"], 1),
+                     "best_cost_c": res["best"]})
         print(rows[-1], flush=True)
     ratio = rows[1]["seconds"] / rows[0]["seconds"]
     print(f"four values / one value = {ratio:.2f}")
