@@ -25,10 +25,11 @@ from one fit of the sampler's defaults on the whole subsample
 (:func:`skteam.tuning.cost_c_grid`, in a fresh process of its own whose
 seconds are reported as ``grid_seconds``); the one-value search then uses
 the first of them, the default ``cost_c``.
-``--out`` names the CSV.
+``--n-jobs`` sets the sampler's ``n_jobs`` (worker processes for the cost
+duel's null draws; the rows are the same). ``--out`` names the CSV.
 
 Usage: ``python benchmarks/grid_cost.py [--train 60] [--model embedded]
-[--values -0.5 0 0.5 1 | --values auto] [--out grid_cost.csv]``
+[--values -0.5 0 0.5 1 | --values auto] [--n-jobs N] [--out grid_cost.csv]``
 """
 
 from __future__ import annotations
@@ -53,13 +54,14 @@ import skteam.testing  # registers --model test::uniform
 from skteam import TeamTrimSampler
 from skteam.datasets import load_compas
 values, n, model = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n_jobs = json.loads(sys.argv[4])
 X, y = load_compas()
 rng = np.random.default_rng(0)
 n_min = n // 5  # an imbalanced subsample: n_min recidivists, the rest not
 idx = np.r_[rng.choice(np.flatnonzero(y == 1), n_min, replace=False),
             rng.choice(np.flatnonzero(y == 0), n - n_min, replace=False)]
 X, y = X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True)
-sampler = TeamTrimSampler(model=model, random_state=0, verbose=0)
+sampler = TeamTrimSampler(model=model, random_state=0, verbose=0, n_jobs=n_jobs)
 """
 
 # one fit of the defaults on the whole subsample; the values it suggests
@@ -100,6 +102,8 @@ def main(argv=None):
     p.add_argument("--model", default="embedded")
     p.add_argument("--values", nargs="+", default=["-0.5", "0", "0.5", "1"],
                    help="values of cost_c, or 'auto' (skteam.tuning.cost_c_grid)")
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="the sampler's n_jobs (worker processes for the null draws)")
     p.add_argument("--out", default="grid_cost.csv")
     args = p.parse_args(argv)
     rows, extra = [], {}
@@ -116,6 +120,7 @@ def main(argv=None):
         res = _child(CHILD, values, args)
         rows.append({"values": len(values), "seconds": round(res["seconds"], 1),
                      "train_rows": args.train, "model": args.model,
+                     "n_jobs": args.n_jobs,
                      "cost_c": " ".join(map(str, values)),
                      "distinct_row_sets": len(set(res["digests"])),
                      "row_digests": " ".join(res["digests"]),
@@ -133,7 +138,8 @@ def main(argv=None):
 def _child(code, values, args) -> dict:
     """Run ``code`` in a fresh process; its last line of output, parsed."""
     out = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(values), str(args.train), args.model],
+        [sys.executable, "-c", code, json.dumps(values), str(args.train), args.model,
+         json.dumps(args.n_jobs)],
         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

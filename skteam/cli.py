@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                           metavar="G",
                           help="required relative entropy gain (default: the "
                                f"sampler's, {defaults['diversity_threshold']})")
+    generate.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                          help="worker processes for the cost duel's null draws, "
+                               "-1 for all cores; the rows are the same for any N "
+                               "(default: none)")
     generate.add_argument("--cache-dir", metavar="DIR",
                           help="on-disk cache of generated batches (reruns "
                                "with other QC settings are fast)")
@@ -501,6 +505,7 @@ def _make_sampler(args, X, y):
         max_batches=args.max_batches,
         cache_dir=args.cache_dir,
         device=args.device,
+        n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 1,
         random_state=args.seed,
     )

@@ -47,6 +47,7 @@ from .utils._validation import (
     check_dense_2d,
     check_device,
     check_labels,
+    check_n_jobs,
     check_not_bool,
     target_name,
     warn_identifier_columns,
@@ -189,6 +190,7 @@ class TeamTrimSampler(BaseOverSampler):
         always used).
     device : str, default="auto"
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    {n_jobs}
     verbose : int, default=1
         0 is silent; 1 shows a progress bar.
     random_state : int, RandomState instance or None, default=None
@@ -285,6 +287,7 @@ class TeamTrimSampler(BaseOverSampler):
         "labeling": [StrOptions({"auto", "worker", "target", "classifier"})],
         "cache_dir": [str, os.PathLike, None],
         "device": [str],
+        "n_jobs": [numbers.Integral, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -317,6 +320,7 @@ class TeamTrimSampler(BaseOverSampler):
         labeling="auto",
         cache_dir=None,
         device="auto",
+        n_jobs=None,
         verbose=1,
         random_state=None,
     ):
@@ -345,6 +349,7 @@ class TeamTrimSampler(BaseOverSampler):
         self.labeling = labeling
         self.cache_dir = cache_dir
         self.device = device
+        self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
 
@@ -390,6 +395,7 @@ class TeamTrimSampler(BaseOverSampler):
         """Checks of the parameters that ``_parameter_constraints`` cannot express."""
         check_not_bool(batch_size=self.batch_size, max_batches=self.max_batches,
                        n_examples=self.n_examples, cost_null_draws=self.cost_null_draws)
+        check_n_jobs(self.n_jobs)
         check_stages(self.qc, name="qc")
         check_device(self.device)
         check_cache_dir(self.cache_dir)
@@ -491,7 +497,8 @@ class TeamTrimSampler(BaseOverSampler):
         return TrimQC(
             estimator, stages=tuple(self.qc), cost_beta=self.cost_beta,
             cost_c=self.cost_c, cost_null_draws=self.cost_null_draws,
-            diversity_threshold=self.diversity_threshold, copies=self.copies,
+            n_jobs=self.n_jobs, diversity_threshold=self.diversity_threshold,
+            copies=self.copies,
             curation_threshold=self.curation_threshold,
             constraints=self.constraints, schema=self.schema_,
             random_state=resolve_seed(derive_seed(seed, 3)),

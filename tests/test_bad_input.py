@@ -257,6 +257,9 @@ CASES = [
      (ValueError, r"'anchor_band'")),
     ("cost_null_draws=1", frame, {"cost_null_draws": 1},
      (ValueError, r"'cost_null_draws'")),
+    ("n_jobs=0", frame, {"n_jobs": 0},
+     (ValueError, r"n_jobs=0 is not a number of worker processes")),
+    ("n_jobs='2'", frame, {"n_jobs": "2"}, (ValueError, r"'n_jobs' parameter")),
     ("on_shortfall='ignore'", frame, {"on_shortfall": "ignore"},
      (ValueError, r"'on_shortfall'.*'ignore'")),
     ("device='tpu'", frame, {"device": "tpu"},
@@ -446,7 +449,7 @@ def test_errors_come_before_any_generation(monkeypatch):
 
     monkeypatch.setattr(sampler_module, "get_backend", no_backend)
     X, y = frame()
-    for params in ({"qc": ("foo",)}, {"device": "tpu"},
+    for params in ({"qc": ("foo",)}, {"device": "tpu"}, {"n_jobs": 0},
                    {"model": "/nonexistent/dir"},
                    {"estimator": LinearSVC(), "qc": ("cost",)},
                    {"constraints": ["agee > 1"]}):

@@ -145,6 +145,7 @@ def one_line_error(capsys):
     (["--target", "y", "--qc", "sanity,speed"], "unknown stage"),
     (["--target", "y", "--model", "/no/such/model"], "does not exist"),
     (["--target", "y", "--batch-size", "0"], "batch_size"),
+    (["--target", "y", "--n-jobs", "0"], "n_jobs=0"),
     (["--target", "y", "--constraints", "/no/such/file.txt"], "does not exist"),
     (["--target", "y", "--mark-synthetic", "sex"], "already exists"),
 ])
@@ -295,6 +296,7 @@ def test_constraints_and_descriptions_files(table, resampled, tmp_path):
     ("--diversity-threshold", "diversity_threshold", 0.55),
     ("--batch-size", "batch_size", 7),
     ("--on-shortfall", "on_shortfall", "warn"),
+    ("--n-jobs", "n_jobs", 2),
 ])
 def test_qc_options_are_the_samplers_unless_given(table, option, param, value):
     from skteam import TeamTrimSampler, cli

@@ -1,8 +1,9 @@
 """Determinism and isolation: same input and seed give the same bytes.
 
-``TeamTrimSampler`` has no ``n_jobs`` parameter; parallelism comes from the
-caller (``GridSearchCV(n_jobs=...)``), so the "across n_jobs" checks run grid
-searches with one job, two threads and two loky processes. Fast tests use
+Parallelism comes from the caller (``GridSearchCV(n_jobs=...)``) or from
+the sampler's own ``n_jobs`` (worker processes for the cost duel's null
+draws), so the "across n_jobs" checks run grid searches with one job, two
+threads and two loky processes, and a fit with ``n_jobs=2``. Fast tests use
 ``model="test::uniform"``, the grammar-only test double; the ``slow`` test
 repeats the byte-identity and RNG checks with the real embedded model.
 Between runs the in-process batch cache is cleared, so the second run
@@ -88,6 +89,30 @@ def test_same_seed_same_bytes_and_no_global_rng_change(params):
     # another seed generates other rows: the output differs, or (when the QC
     # keeps none of them, on_shortfall='warn') the batch report does
     assert other[0] != first[0] or other[2] != first[2]
+
+
+def test_n_jobs_changes_nothing_but_the_time(monkeypatch):
+    """The sampler's n_jobs: null draws in two loky workers, the same bytes."""
+    from skteam.qc import cost as cost_module
+
+    calls = []
+
+    class Counted(cost_module.Parallel):
+        def __call__(self, tasks):
+            calls.append(self.n_jobs)
+            return super().__call__(tasks)
+
+    monkeypatch.setattr(cost_module, "Parallel", Counted)
+    X, y = frame()
+    params = {**FAST, "cost_null_draws": 100, "qc": ("sanity", "cost")}
+    clear_streams()
+    cost_module.clear_cache()
+    serial = output_bytes(TeamTrimSampler(**params), X, y)
+    clear_streams()
+    cost_module.clear_cache()
+    assert not calls
+    assert output_bytes(TeamTrimSampler(**params, n_jobs=2), X, y) == serial
+    assert calls and set(calls) == {2}
 
 
 def test_unseeded_runs_leave_global_rngs_alone():

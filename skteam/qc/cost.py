@@ -34,7 +34,9 @@ a grid over either reuses them. Fits of ``f`` on ``D`` are memoised too.
 By default the draws are consumed sequentially (50, 100, 200, … up to
 ``n_null``) and stop as soon as the decision ``Δ > τ`` is clear
 (``|Δ − τ̂| > 3·SE(τ̂)``) or a tie (``3·SE(τ̂) < 0.25·std``); pass
-``sequential=False`` for exactly ``n_null`` draws every time.
+``sequential=False`` for exactly ``n_null`` draws every time. With
+``n_jobs``, the draws of one stage are split between joblib worker
+processes; each draw is seeded by its index, so the draws are the same.
 """
 
 from __future__ import annotations
@@ -48,11 +50,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs
 from scipy.spatial.distance import cdist
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from ..utils import resolve_seed
+from ..utils._validation import check_n_jobs
 
 #: Folds of ``D_ori`` in the cross-fitted information ``H``.
 N_FOLDS = 2
@@ -68,6 +72,10 @@ SEQUENTIAL_Z = 3.0
 #: where a change of ``c`` by as much would flip it; more draws would only
 #: settle a coin toss (and cost ten times a clear batch).
 SEQUENTIAL_TIE = 0.25
+#: Fewest null draws worth sending to worker processes (with ``n_jobs``);
+#: a draw takes a few milliseconds, a round trip to the workers about as
+#: long as ten.
+PARALLEL_MIN_DRAWS = 20
 
 
 class _LRU:
@@ -521,6 +529,11 @@ class _Duel:
         rng = np.random.default_rng([self.seed, 2, *np.atleast_1d(counts), j])
         return self.information_ori(self.bootstrap(rng, counts))
 
+    def null_draws(self, counts, start, stop) -> np.ndarray:
+        """Draws ``start, …, stop − 1`` (:meth:`null_draw`)."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.array([self.null_draw(counts, j) for j in range(start, stop)])
+
 
 class CostDuel:
     """Objective-related cost assessment: a duel with bootstrap batches.
@@ -556,6 +569,11 @@ class CostDuel:
         of ``τ``: a tie, decided by the draws so far). The decision is the
         one all ``n_null`` draws would give, up to Monte Carlo error and ties;
         the draws are the same deterministic sequence either way.
+    n_jobs : int, default=None
+        Worker processes (joblib) that share the null draws of a stage;
+        ``None`` means 1 unless in a :func:`joblib.parallel_config` context,
+        ``-1`` all cores. The draws, and so every result, are the same for
+        any value; only the time changes.
 
     Examples
     --------
@@ -571,13 +589,14 @@ class CostDuel:
     """
 
     def __init__(self, estimator, *, beta=0.25, c=1.0, n_null=1000, random_state=None,
-                 sequential=True):
+                 sequential=True, n_jobs=None):
         self.estimator = estimator
         self.beta = beta
         self.c = c
         self.n_null = n_null
         self.random_state = random_state
         self.sequential = sequential
+        self.n_jobs = n_jobs
 
     def _check(self):
         check_predict_proba(self.estimator)
@@ -587,6 +606,7 @@ class CostDuel:
             raise ValueError(f"c must be a finite number; got {self.c!r}.")
         if not (isinstance(self.n_null, numbers.Integral) and self.n_null >= 2):
             raise ValueError(f"n_null must be an int >= 2; got {self.n_null!r}.")
+        check_n_jobs(self.n_jobs)
 
     def _seed(self) -> int:
         rs = self.random_state
@@ -650,11 +670,20 @@ class CostDuel:
         draws = _NULL_CACHE.get(key)
         have = 0 if draws is None else len(draws)
         if have < n:
-            extra = np.array([duel.null_draw(counts, j)
-                              for j in range(have, n)])
+            extra = self._draw(duel, counts, have, n)
             draws = extra if draws is None else np.concatenate([draws, extra])
             _NULL_CACHE.put(key, draws)
         return draws[:n]
+
+    def _draw(self, duel, counts, start, stop) -> np.ndarray:
+        """Null draws ``start … stop − 1``, split between ``n_jobs`` workers."""
+        jobs = min(effective_n_jobs(self.n_jobs), (stop - start) // PARALLEL_MIN_DRAWS)
+        if jobs <= 1:
+            return duel.null_draws(counts, start, stop)
+        cuts = np.linspace(start, stop, jobs + 1).astype(int)
+        parts = Parallel(n_jobs=jobs)(
+            delayed(duel.null_draws)(counts, lo, hi) for lo, hi in zip(cuts, cuts[1:]))
+        return np.concatenate(parts)
 
     def evaluate(self, X_D, y_D, X_ori, y_ori, X_batch, y_batch) -> CostResult:
         """Duel one generated batch against bootstrap batches.

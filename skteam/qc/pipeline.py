@@ -14,6 +14,7 @@ from ..constraints import ConstraintSet
 from ..schema import Schema
 from ..utils import resolve_seed, seed_estimator
 from ..utils._docstring import QC_DOCSTRINGS, Substitution
+from ..utils._validation import check_n_jobs
 from ._encoding import as_frame, make_encoder, needs_encoding
 from .cost import CostDuel, CostResult, check_predict_proba
 from .curation import CurationResult, LearningDynamics
@@ -117,6 +118,7 @@ class TrimQC(BaseEstimator):
     {cost_beta}
     {cost_c}
     {cost_null_draws}
+    {n_jobs}
     {diversity_threshold}
     {copies}
     {curation_threshold}
@@ -169,6 +171,7 @@ class TrimQC(BaseEstimator):
         "cost_beta": [Interval(numbers.Real, 0, 0.5, closed="neither")],
         "cost_c": [Interval(numbers.Real, None, None, closed="neither")],
         "cost_null_draws": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
         "diversity_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "copies": [StrOptions({"keep", "drop"})],
         "curation_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
@@ -178,14 +181,15 @@ class TrimQC(BaseEstimator):
     }
 
     def __init__(self, estimator=None, *, stages=STAGES, cost_beta=0.25, cost_c=0.0,
-                 cost_null_draws=1000, diversity_threshold=0.3, copies="keep",
-                 curation_threshold=0.2, constraints=None, schema=None,
+                 cost_null_draws=1000, n_jobs=None, diversity_threshold=0.3,
+                 copies="keep", curation_threshold=0.2, constraints=None, schema=None,
                  random_state=None):
         self.estimator = estimator
         self.stages = stages
         self.cost_beta = cost_beta
         self.cost_c = cost_c
         self.cost_null_draws = cost_null_draws
+        self.n_jobs = n_jobs
         self.diversity_threshold = diversity_threshold
         self.copies = copies
         self.curation_threshold = curation_threshold
@@ -210,6 +214,7 @@ class TrimQC(BaseEstimator):
         self
         """
         self._validate_params()
+        check_n_jobs(self.n_jobs)
         stages = check_stages(self.stages)
         self._stages = stages
         y = np.asarray(y)
@@ -243,7 +248,7 @@ class TrimQC(BaseEstimator):
                 self._encoder = make_encoder(self.schema_).fit(X_ori)
             self.cost_duel_ = CostDuel(clone(estimator), beta=self.cost_beta,
                                        c=self.cost_c, n_null=self.cost_null_draws,
-                                       random_state=seed)
+                                       random_state=seed, n_jobs=self.n_jobs)
             self._M_ori = self._model_view(X_ori)
 
         self.curation_ = None

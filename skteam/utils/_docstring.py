@@ -65,6 +65,12 @@ cost_c : float, default=0.0
 cost_null_draws : int, default=1000
     Null draws for ``τ`` (paper: 1000). They are consumed sequentially
     and stop once the decision is clear; see ``skteam.qc.CostDuel``.""",
+    "n_jobs": """\
+n_jobs : int, default=None
+    Worker processes for the cost duel's null draws (joblib), the QC's
+    costliest part; ``None`` means 1 unless in a
+    :func:`joblib.parallel_config` context, ``-1`` all cores. Results are
+    the same for any value: each draw is seeded by its index.""",
     "diversity_threshold": """\
 diversity_threshold : float in [0, 1], default=0.3
     Share of the cluster-label diversity of a batch in the class's own

@@ -138,6 +138,15 @@ def check_not_bool(**values) -> None:
                              "number (e.g. batch_size=10).")
 
 
+def check_n_jobs(n_jobs) -> None:
+    """ValueError unless ``n_jobs`` is None or a non-zero int (joblib's meaning)."""
+    if n_jobs is not None and (not isinstance(n_jobs, numbers.Integral)
+                               or isinstance(n_jobs, (bool, np.bool_)) or n_jobs == 0):
+        raise ValueError(f"n_jobs={n_jobs!r} is not a number of worker processes; "
+                         "pass None or 1 (no workers), a positive count, or -1 "
+                         "(all cores).")
+
+
 def check_device(device: str) -> str:
     """``device`` unless it is no device skteam can use."""
     if not _DEVICE.fullmatch(device):

@@ -196,6 +196,36 @@ def test_null_is_computed_once_for_every_c():
         assert res.tau == pytest.approx(c * first.null_std)
 
 
+def test_null_draws_are_the_same_with_worker_processes():
+    """n_jobs splits a stage's draws between loky workers; draws and verdicts agree."""
+    rng = np.random.default_rng(3)
+    X, y = make(rng, 40)
+    Xg, yg = make(rng, 10)
+    kw = dict(c=0.5, n_null=200, random_state=4)
+    serial = CostDuel(LogisticRegression(), **kw)
+    null_serial = serial.null_distribution(X, y, X, y, 10, y_batch=yg)
+    res_serial = serial.evaluate(X, y, X, y, Xg, yg)
+    cost_module.clear_cache()  # the workers must draw, not the cache answer
+    split = CostDuel(LogisticRegression(), n_jobs=2, **kw)
+    np.testing.assert_array_equal(
+        split.null_distribution(X, y, X, y, 10, y_batch=yg), null_serial)
+    cost_module.clear_cache()
+    res_split = split.evaluate(X, y, X, y, Xg, yg)
+    def verdict(r):
+        return r.delta, r.tau, r.accepted, r.n_null_used
+
+    assert verdict(res_split) == verdict(res_serial)
+    np.testing.assert_array_equal(res_split.keep, res_serial.keep)
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, True, "2"])
+def test_bad_n_jobs_says_what_to_pass(n_jobs):
+    rng = np.random.default_rng(3)
+    X, y = make(rng, 20)
+    with pytest.raises(ValueError, match=r"n_jobs=.*pass None or 1.*-1"):
+        CostDuel(LogisticRegression(), n_jobs=n_jobs).evaluate(X, y, X, y, X[:5], y[:5])
+
+
 def test_sequential_stops_early_on_clear_decisions_and_matches_exhaustive():
     rng = np.random.default_rng(2)
     X, y = make(rng, 40)
