@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import sklearn
 from joblib import Parallel, delayed, effective_n_jobs
 from scipy.spatial.distance import cdist
 from sklearn.base import clone
@@ -530,8 +531,18 @@ class _Duel:
         return self.information_ori(self.bootstrap(rng, counts))
 
     def null_draws(self, counts, start, stop) -> np.ndarray:
-        """Draws ``start, …, stop − 1`` (:meth:`null_draw`)."""
-        with threadpool_limits(limits=1, user_api="blas"):
+        """Draws ``start, …, stop − 1`` (:meth:`null_draw`).
+
+        Without scikit-learn's parameter and finiteness checks, which the
+        same estimator on the same kind of rows has passed when ``f`` was
+        fitted on ``D`` (:meth:`prepare`): the draws fit it on ``D`` and
+        real rows only. The fits are the same, about 10 % sooner (300
+        draws of the default estimator on 48 rows: 1.44–1.47 s against
+        1.61–1.74 s).
+        """
+        with threadpool_limits(limits=1, user_api="blas"), \
+                sklearn.config_context(assume_finite=True,
+                                       skip_parameter_validation=True):
             return np.array([self.null_draw(counts, j) for j in range(start, stop)])
 
 
