@@ -31,10 +31,11 @@ rows: ``docs/method.md``.
 The bootstrap draws ``H(D ∪ B_j)`` are memoised per ``(D, D_ori,
 estimator, class counts, seed)``; they do not depend on ``c`` or ``β``, so
 a grid over either reuses them. Fits of ``f`` on ``D`` are memoised too.
-By default the draws are consumed sequentially (50, 100, 200, … up to
-``n_null``) and stop as soon as the decision ``Δ > τ`` is clear
-(``|Δ − τ̂| > 3·SE(τ̂)``) or a tie (``3·SE(τ̂) < 0.25·std``); pass
-``sequential=False`` for exactly ``n_null`` draws every time. With
+By default the draws are consumed in stages (50, 75, 125, 200, 300, …
+up to ``n_null``, each half again as many) and stop as soon as the
+decision ``Δ > τ`` is clear (``|Δ − τ̂| > 3·SE(τ̂)``) or a tie
+(``2·SE(τ̂) < 0.25·std``); pass ``sequential=False`` for exactly
+``n_null`` draws every time. With
 ``n_jobs``, the draws of one stage are split between joblib worker
 processes; each draw is seeded by its index, so the draws are the same.
 """
@@ -66,13 +67,19 @@ N_FOLDS = 2
 PROB_SMOOTHING = 1e-3
 #: Null draws used before the first sequential check.
 SEQUENTIAL_START = 50
+#: Each later stage holds this many times the draws so far (rounded up to a
+#: multiple of 25, at most ``n_null``): 50, 75, 125, 200, 300, 450, …
+SEQUENTIAL_GROWTH = 1.5
 #: Sequential stop: the decision is clear when ``|Δ − τ̂| > z·SE(τ̂)``.
 SEQUENTIAL_Z = 3.0
-#: Sequential stop at the threshold: once ``z·SE(τ̂) < SEQUENTIAL_TIE·std``,
-#: a batch still undecided has ``Δ`` within that many null stds of ``τ``,
-#: where a change of ``c`` by as much would flip it; more draws would only
-#: settle a coin toss (and cost ten times a clear batch).
+#: Sequential stop at the threshold: once ``τ̂`` is known to within
+#: ``SEQUENTIAL_TIE·std`` (``SEQUENTIAL_TIE_Z·SE(τ̂) < SEQUENTIAL_TIE·std``),
+#: a batch still undecided has ``Δ`` so near ``τ`` that a change of ``c`` by
+#: about as much would flip it; more draws would only settle a coin toss (and
+#: cost ten times a clear batch).
 SEQUENTIAL_TIE = 0.25
+#: Confidence of that precision: 2 standard errors (95 %).
+SEQUENTIAL_TIE_Z = 2.0
 #: Fewest null draws worth sending to worker processes (with ``n_jobs``);
 #: a draw takes a few milliseconds, a round trip to the workers about as
 #: long as ten.
@@ -574,10 +581,11 @@ class CostDuel:
         ``None`` draws a seed once per instance from fresh OS entropy. The
         global numpy random state is never used.
     sequential : bool, default=True
-        Consume the null draws in stages (50, 100, 200, … ``n_null``) and
-        stop once ``|Δ − τ̂| > 3·SE(τ̂)`` (the decision is clear) or
-        ``3·SE(τ̂) < 0.25·std`` (``Δ`` sits within a quarter of a null std
-        of ``τ``: a tie, decided by the draws so far). The decision is the
+        Consume the null draws in stages (:func:`sequential_stages`: 50,
+        75, 125, 200, … ``n_null``) and stop once ``|Δ − τ̂| > 3·SE(τ̂)``
+        (the decision is clear) or ``2·SE(τ̂) < 0.25·std`` (``τ̂`` is known
+        to a quarter of a null std at 95 %, and ``Δ`` lies within about as
+        much of it: a tie, decided by the draws so far). The decision is the
         one all ``n_null`` draws would give, up to Monte Carlo error and ties;
         the draws are the same deterministic sequence either way.
     n_jobs : int, default=None
@@ -760,18 +768,46 @@ class CostDuel:
                           in_window, n, verdict, costs=costs[:n_b])
 
     def _sequential(self, duel, counts, delta):
-        n_max = int(self.n_null)
-        n = min(n_max, SEQUENTIAL_START) if self.sequential else n_max
         c = float(self.c)
-        while True:
+        stages = sequential_stages(self.n_null) if self.sequential else [self.n_null]
+        for n in stages:
             null = self._null(duel, counts, n)
-            if n >= n_max:
-                return n, null
             mean, std = null.mean(), null.std(ddof=1)
-            band = SEQUENTIAL_Z * _tau_se(null, c)
-            if abs(delta - (mean + c * std)) > band or band < SEQUENTIAL_TIE * std:
-                return n, null
-            n = min(n_max, 2 * n)
+            se = _tau_se(null, c)
+            if (abs(delta - (mean + c * std)) > SEQUENTIAL_Z * se
+                    or SEQUENTIAL_TIE_Z * se < SEQUENTIAL_TIE * std):
+                break
+        return n, null
+
+
+def sequential_stages(n_null) -> list:
+    """Null draws after each stage of the sequential duel.
+
+    ``SEQUENTIAL_START`` draws, then ``SEQUENTIAL_GROWTH`` times as many per
+    stage, rounded up to a multiple of 25, ending at ``n_null``.
+
+    Parameters
+    ----------
+    n_null : int
+        The most draws.
+
+    Returns
+    -------
+    stages : list of int
+        Ascending; the last is ``n_null``.
+
+    Examples
+    --------
+    >>> from skteam.qc.cost import sequential_stages
+    >>> sequential_stages(1000)
+    [50, 75, 125, 200, 300, 450, 675, 1000]
+    """
+    n_null = int(n_null)
+    stages = [min(n_null, SEQUENTIAL_START)]
+    while stages[-1] < n_null:
+        grown = 25 * math.ceil(stages[-1] * SEQUENTIAL_GROWTH / 25)
+        stages.append(min(n_null, grown))
+    return stages
 
 
 def _tau_se(draws, c) -> float:

@@ -260,11 +260,29 @@ def test_sequential_stops_at_a_tie_before_n_null():
     assert res.n_null_used < 1000
     null = tie.null_distribution(X, y, X, y, int(res.in_window.sum()),
                                  y_batch=yg[res.in_window])[:res.n_null_used]
-    band = cost_module.SEQUENTIAL_Z * cost_module._tau_se(null, c)
-    assert band < cost_module.SEQUENTIAL_TIE * null.std(ddof=1)
+    assert res.n_null_used in cost_module.sequential_stages(1000)
+    se = cost_module._tau_se(null, c)
+    assert cost_module.SEQUENTIAL_TIE_Z * se < cost_module.SEQUENTIAL_TIE * null.std(ddof=1)
+    # undecided there, and not yet a tie one stage earlier
+    assert abs(res.delta - res.tau) <= cost_module.SEQUENTIAL_Z * se
+    stages = cost_module.sequential_stages(1000)
+    earlier = null[:stages[stages.index(res.n_null_used) - 1]]
+    se_earlier = cost_module._tau_se(earlier, c)
+    assert cost_module.SEQUENTIAL_TIE_Z * se_earlier >= (
+        cost_module.SEQUENTIAL_TIE * earlier.std(ddof=1))
     # a clear batch at the same c stops at the first stage
     clear = tie.evaluate(X, y, X, y, Xg, 1 - yg)
     assert clear.n_null_used == cost_module.SEQUENTIAL_START and not clear.accepted
+
+
+@pytest.mark.parametrize("n_null, expected", [
+    (1000, [50, 75, 125, 200, 300, 450, 675, 1000]),
+    (200, [50, 75, 125, 200]),
+    (60, [50, 60]),
+    (20, [20]),
+])
+def test_sequential_stages_grow_by_half_to_n_null(n_null, expected):
+    assert cost_module.sequential_stages(n_null) == expected
 
 
 def test_reproducible_and_global_rng_untouched():
