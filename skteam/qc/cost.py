@@ -34,8 +34,8 @@ a grid over either reuses them. Fits of ``f`` on ``D`` are memoised too.
 By default the draws are consumed in stages (50, 75, 125, 200, 300, …
 up to ``n_null``, each half again as many) and stop as soon as the
 decision ``Δ > τ`` is clear (``|Δ − τ̂| > 3·SE(τ̂)``) or a tie
-(``2·SE(τ̂) < 0.25·std``); pass ``sequential=False`` for exactly
-``n_null`` draws every time. With
+(``2·SE(τ̂) < 0.25·std``, after at least 200 draws); pass
+``sequential=False`` for exactly ``n_null`` draws every time. With
 ``n_jobs``, the draws of one stage are split between joblib worker
 processes; each draw is seeded by its index, so the draws are the same.
 """
@@ -80,6 +80,10 @@ SEQUENTIAL_Z = 3.0
 SEQUENTIAL_TIE = 0.25
 #: Confidence of that precision: 2 standard errors (95 %).
 SEQUENTIAL_TIE_Z = 2.0
+#: Fewest draws behind a tie: below, the skewness and kurtosis in
+#: ``SE(τ̂)`` rest on too few draws, and at ``c ≈ 0`` a batch at ``τ`` is
+#: decided by as many draws as with a tie at ``3·SE``.
+SEQUENTIAL_TIE_MIN = 200
 #: Fewest null draws worth sending to worker processes (with ``n_jobs``);
 #: a draw takes a few milliseconds, a round trip to the workers about as
 #: long as ten.
@@ -583,9 +587,10 @@ class CostDuel:
     sequential : bool, default=True
         Consume the null draws in stages (:func:`sequential_stages`: 50,
         75, 125, 200, … ``n_null``) and stop once ``|Δ − τ̂| > 3·SE(τ̂)``
-        (the decision is clear) or ``2·SE(τ̂) < 0.25·std`` (``τ̂`` is known
-        to a quarter of a null std at 95 %, and ``Δ`` lies within about as
-        much of it: a tie, decided by the draws so far). The decision is the
+        (the decision is clear) or, from 200 draws on, ``2·SE(τ̂) <
+        0.25·std`` (``τ̂`` is known to a quarter of a null std at 95 %, and
+        ``Δ`` lies within about as much of it: a tie, decided by the draws
+        so far). The decision is the
         one all ``n_null`` draws would give, up to Monte Carlo error and ties;
         the draws are the same deterministic sequence either way.
     n_jobs : int, default=None
@@ -775,7 +780,8 @@ class CostDuel:
             mean, std = null.mean(), null.std(ddof=1)
             se = _tau_se(null, c)
             if (abs(delta - (mean + c * std)) > SEQUENTIAL_Z * se
-                    or SEQUENTIAL_TIE_Z * se < SEQUENTIAL_TIE * std):
+                    or (n >= SEQUENTIAL_TIE_MIN
+                        and SEQUENTIAL_TIE_Z * se < SEQUENTIAL_TIE * std)):
                 break
         return n, null
 

@@ -261,18 +261,39 @@ def test_sequential_stops_at_a_tie_before_n_null():
     null = tie.null_distribution(X, y, X, y, int(res.in_window.sum()),
                                  y_batch=yg[res.in_window])[:res.n_null_used]
     assert res.n_null_used in cost_module.sequential_stages(1000)
+    assert res.n_null_used >= cost_module.SEQUENTIAL_TIE_MIN
     se = cost_module._tau_se(null, c)
     assert cost_module.SEQUENTIAL_TIE_Z * se < cost_module.SEQUENTIAL_TIE * null.std(ddof=1)
-    # undecided there, and not yet a tie one stage earlier
+    # undecided there, and not yet a tie one stage earlier (or too few draws)
     assert abs(res.delta - res.tau) <= cost_module.SEQUENTIAL_Z * se
     stages = cost_module.sequential_stages(1000)
-    earlier = null[:stages[stages.index(res.n_null_used) - 1]]
+    n_earlier = stages[stages.index(res.n_null_used) - 1]
+    earlier = null[:n_earlier]
     se_earlier = cost_module._tau_se(earlier, c)
-    assert cost_module.SEQUENTIAL_TIE_Z * se_earlier >= (
-        cost_module.SEQUENTIAL_TIE * earlier.std(ddof=1))
-    # a clear batch at the same c stops at the first stage
-    clear = tie.evaluate(X, y, X, y, Xg, 1 - yg)
-    assert clear.n_null_used == cost_module.SEQUENTIAL_START and not clear.accepted
+    assert n_earlier < cost_module.SEQUENTIAL_TIE_MIN or (
+        cost_module.SEQUENTIAL_TIE_Z * se_earlier
+        >= cost_module.SEQUENTIAL_TIE * earlier.std(ddof=1))
+
+
+def test_no_tie_before_the_fewest_draws():
+    """At c = 0 a batch with Δ on the mean of 75 draws would be a tie there
+    (2·s/√75 < 0.25·s); the stop waits for SEQUENTIAL_TIE_MIN draws.
+
+    Test double (pure logic of the stop): the null draws are fixed normal
+    numbers instead of fits.
+    """
+    draws = np.random.default_rng(0).normal(size=1000)
+
+    class FixedNull(CostDuel):
+        def _null(self, duel, counts, n):
+            return draws[:n]
+
+    n, null = FixedNull(LogisticRegression(), c=0.0)._sequential(
+        None, None, draws[:75].mean())
+    assert n == cost_module.SEQUENTIAL_TIE_MIN and len(null) == n
+    # a clear batch still stops at the first stage
+    n, _ = FixedNull(LogisticRegression(), c=0.0)._sequential(None, None, 5.0)
+    assert n == cost_module.SEQUENTIAL_START
 
 
 @pytest.mark.parametrize("n_null, expected", [
