@@ -263,7 +263,8 @@ def test_sequential_stops_at_a_tie_before_n_null():
     assert res.n_null_used in cost_module.sequential_stages(1000)
     assert res.n_null_used >= cost_module.SEQUENTIAL_TIE_MIN
     se = cost_module._tau_se(null, c)
-    assert cost_module.SEQUENTIAL_TIE_Z * se < cost_module.SEQUENTIAL_TIE * null.std(ddof=1)
+    assert (cost_module.SEQUENTIAL_TIE_Z * se
+            < cost_module.SEQUENTIAL_TIE * null.std(ddof=1))
     # undecided there, and not yet a tie one stage earlier (or too few draws)
     assert abs(res.delta - res.tau) <= cost_module.SEQUENTIAL_Z * se
     stages = cost_module.sequential_stages(1000)
