@@ -260,20 +260,23 @@ def test_sequential_stops_at_a_tie_before_n_null():
     assert res.n_null_used < 1000
     null = tie.null_distribution(X, y, X, y, int(res.in_window.sum()),
                                  y_batch=yg[res.in_window])[:res.n_null_used]
-    assert res.n_null_used in cost_module.sequential_stages(1000)
+    stages = cost_module.sequential_stages(1000)
+    assert res.n_null_used in stages
     assert res.n_null_used >= cost_module.SEQUENTIAL_TIE_MIN
     se = cost_module._tau_se(null, c)
     assert (cost_module.SEQUENTIAL_TIE_Z * se
             < cost_module.SEQUENTIAL_TIE * null.std(ddof=1))
     # undecided there, and not yet a tie one stage earlier (or too few draws)
     assert abs(res.delta - res.tau) <= cost_module.SEQUENTIAL_Z * se
-    stages = cost_module.sequential_stages(1000)
     n_earlier = stages[stages.index(res.n_null_used) - 1]
     earlier = null[:n_earlier]
     se_earlier = cost_module._tau_se(earlier, c)
     assert n_earlier < cost_module.SEQUENTIAL_TIE_MIN or (
         cost_module.SEQUENTIAL_TIE_Z * se_earlier
         >= cost_module.SEQUENTIAL_TIE * earlier.std(ddof=1))
+    # a clear batch at the same c stops at the first stage
+    clear = tie.evaluate(X, y, X, y, Xg, 1 - yg)
+    assert clear.n_null_used == cost_module.SEQUENTIAL_START and not clear.accepted
 
 
 def test_no_tie_before_the_fewest_draws():
